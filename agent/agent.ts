@@ -1,0 +1,323 @@
+/**
+ * The agent: the one place that wires store, membership, libp2p and the control endpoint.
+ *
+ * @example
+ * const agent = await Agent.start(loadConfig({ dataDir: '/var/lib/ctpf' }), logger)
+ * console.info(agent.status())
+ * await agent.stop()
+ */
+import { join } from 'node:path'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Emitter } from '../protocols/events.js'
+import {
+  MemberRegistry, MembershipService, ROOT_ISSUER, TokenForeignMeshError, JoinFailedError,
+  decodeToken, meshIdFromRoot, requestJoin, signRecord, verifyToken
+} from '../protocols/membership/index.js'
+import { toBase64url } from '../protocols/codec.js'
+import { openStore } from '../store/index.js'
+import { createControlServer } from './control/server.js'
+import { AddressInUseError, AgentError } from './errors.js'
+import {
+  createRootKey, ensureDataDir, files, loadControlToken, loadIdentity, readMeshFile,
+  removeControlUrl, writeControlUrl, writeMeshFile
+} from './datadir.js'
+import { createNode } from './node.js'
+import type { AgentNode } from './node.js'
+import type { ControlApi, PeerView, StatusView } from './control/api.js'
+import type { AgentConfig } from './config.js'
+import type { AnyRecord, Member, MemberRecord, Tags, TagsRecord } from '../protocols/membership/index.js'
+import type { Store, Sublevel } from '../store/index.js'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+export const VERSION = '0.1.0'
+
+export interface AgentEvents {
+  'peer:connect': { peerId: string }
+  'peer:disconnect': { peerId: string }
+  'member:joined': Member
+  'member:updated': Member
+  'member:revoked': { peerId: string, issuer: string }
+}
+
+export type StartMode = 'founded' | 'joined' | 'resumed'
+
+interface Mesh { meshId: string, root: string, registry: MemberRegistry }
+
+/** Founds a mesh in a data directory without starting anything (`ctpf init`). */
+export async function foundMesh (dataDir: string, store: Store, identity: PrivateKey, tags: Tags): Promise<Mesh> {
+  const rootKey = await createRootKey(dataDir)
+  const rootRaw = rootKey.publicKey.raw
+  const meshId = meshIdFromRoot(rootRaw)
+  const registry = new MemberRegistry(meshId, rootKey.publicKey, store.sublevel<AnyRecord>('members'))
+  const peerId = peerIdFromPrivateKey(identity).toString()
+  const now = Date.now()
+  await registry.apply(await signRecord<MemberRecord>({ type: 'member', mesh: meshId, peer: peerId, tags: {}, caps: ['admin'], issuer: ROOT_ISSUER, issuedAt: now }, rootKey), { silent: true })
+  await registry.apply(await signRecord<TagsRecord>({ type: 'tags', mesh: meshId, peer: peerId, tags, issuedAt: now }, identity), { silent: true })
+  const root = toBase64url(rootRaw)
+  writeMeshFile(dataDir, { meshId, root, bootstrap: [] })
+  return { meshId, root, registry }
+}
+
+export class Agent {
+  readonly events = new Emitter<AgentEvents>()
+  readonly peerId: string
+  readonly mode: StartMode
+  controlUrl = ''
+  readonly #config: AgentConfig
+  readonly #log: Logger
+  readonly #store: Store
+  readonly #node: AgentNode
+  readonly #mesh: Mesh
+  readonly #membership: MembershipService
+  readonly #addrs: Sublevel<string[]>
+  #control?: { close: () => Promise<void> }
+  #stopping?: Promise<void>
+
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, mode: StartMode, addrs: Sublevel<string[]> }) {
+    this.#config = parts.config
+    this.#log = parts.log
+    this.#store = parts.store
+    this.#node = parts.node
+    this.#mesh = parts.mesh
+    this.#membership = parts.membership
+    this.#addrs = parts.addrs
+    this.mode = parts.mode
+    this.peerId = parts.node.peerId.toString()
+  }
+
+  static async start (config: AgentConfig, log: Logger): Promise<Agent> {
+    ensureDataDir(config.dataDir)
+    const identity = await loadIdentity(config.dataDir)
+    const store = await openStore(join(config.dataDir, files.db))
+    try {
+      return await Agent.#startWith(config, log, identity, store)
+    } catch (err) {
+      await store.close().catch(() => {})
+      throw err
+    }
+  }
+
+  static async #startWith (config: AgentConfig, log: Logger, identity: PrivateKey, store: Store): Promise<Agent> {
+    const selfId = peerIdFromPrivateKey(identity).toString()
+    let meshFile = readMeshFile(config.dataDir)
+    let mode: StartMode = 'resumed'
+    let mesh: Mesh | undefined
+
+    if (meshFile != null) {
+      mesh = { meshId: meshFile.meshId, root: meshFile.root, registry: new MemberRegistry(meshFile.meshId, publicKeyFromRaw(fromB64(meshFile.root)), store.sublevel('members')) }
+      await mesh.registry.load()
+      if (config.join != null) {
+        const token = decodeToken(config.join)
+        if (token.payload.mesh !== meshFile.meshId) throw new TokenForeignMeshError(token.payload.mesh, meshFile.meshId)
+        if (mesh.registry.isMember(selfId)) log.warn('already a member of this mesh: the join token is not used')
+      }
+    } else if (config.join == null) {
+      mesh = await foundMesh(config.dataDir, store, identity, config.tags)
+      mode = 'founded'
+    }
+
+    // the gate reads the registry through this indirection: before a join there is none
+    let registry: MemberRegistry | undefined = mesh?.registry
+    let refused = 0
+    const node = await createNode({
+      privateKey: identity,
+      listen: [...config.listen],
+      announce: [...config.announce],
+      relayServer: config.tags.relay === 'true' || mesh?.registry.member(selfId)?.tags.relay === 'true',
+      admission: {
+        isMember: peer => registry?.isMember(peer) === true,
+        isRevoked: peer => registry?.isRevoked(peer) === true,
+        onRefused: () => { refused++ }
+      }
+    })
+    try {
+      await node.start()
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((err as Error).message))) throw new AddressInUseError('the mesh transport', config.listen.join(', '), err)
+      throw new AgentError('LISTEN_FAILED', `the mesh transport could not listen on ${config.listen.join(', ')}: ${(err as Error).message}`, { cause: err })
+    }
+
+    try {
+      if (mesh == null || (config.join != null && !mesh.registry.isMember(selfId))) {
+        mesh = await Agent.#join(config, log, identity, store, node, mesh)
+        meshFile = readMeshFile(config.dataDir)
+        mode = 'joined'
+      }
+      registry = mesh.registry
+      if (!registry.isMember(selfId)) {
+        throw new AgentError(registry.isRevoked(selfId) ? 'SELF_REVOKED' : 'NOT_A_MEMBER', registry.isRevoked(selfId)
+          ? 'this agent was revoked from its mesh; it cannot rejoin with this identity'
+          : 'this agent holds no valid membership of its mesh (join with an invite token)')
+      }
+      const membership = new MembershipService({
+        peerId: selfId,
+        privateKey: identity,
+        registry,
+        nonces: store.sublevel<number>('invite-nonces'),
+        libp2p: node,
+        pubsub: node.services.pubsub,
+        logger: log.child({ component: 'membership' })
+      })
+      Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
+      await membership.start()
+      const agent = new Agent({ config, log, store, node, mesh, membership, mode, addrs: store.sublevel<string[]>('peer-addrs') })
+      await agent.#wire(meshFile?.bootstrap ?? [])
+      return agent
+    } catch (err) {
+      await Promise.resolve(node.stop()).catch(() => {})
+      throw err
+    }
+  }
+
+  static async #join (config: AgentConfig, log: Logger, identity: PrivateKey, store: Store, node: AgentNode, existing: Mesh | undefined): Promise<Mesh> {
+    const text = config.join as string
+    const token = decodeToken(text)
+    await verifyToken(token)
+    const { payload } = token
+    const selfId = node.peerId.toString()
+    const tags = await signRecord<TagsRecord>({ type: 'tags', mesh: payload.mesh, peer: selfId, tags: { ...config.tags }, issuedAt: Date.now() }, identity)
+    log.info({ mesh: payload.mesh, inviter: payload.inviter }, 'joining mesh')
+    const outcome = await requestJoin(node, text, tags)
+    const registry = existing?.registry ?? new MemberRegistry(payload.mesh, publicKeyFromRaw(fromB64(payload.root)), store.sublevel('members'))
+    await registry.applyMany(outcome.records)
+    if (!registry.isMember(selfId)) throw new JoinFailedError('JOIN_INCOMPLETE', 'the inviter answered but sent no valid membership record for this agent')
+    writeMeshFile(config.dataDir, { meshId: payload.mesh, root: payload.root, bootstrap: payload.addrs })
+    // the connection was opened as a non-member, so both sides refused identify, kad and
+    // gossipsub on it; a fresh connection (dialled again in #wire) runs them as members
+    await Promise.resolve(node.hangUp(peerIdFromString(outcome.inviter))).catch(() => {})
+    return { meshId: payload.mesh, root: payload.root, registry }
+  }
+
+  async #wire (bootstrap: string[]): Promise<void> {
+    const node = this.#node
+    const registry = this.#mesh.registry
+    node.addEventListener('peer:connect', evt => { this.events.emit('peer:connect', { peerId: evt.detail.toString() }) })
+    node.addEventListener('peer:disconnect', evt => { this.events.emit('peer:disconnect', { peerId: evt.detail.toString() }) })
+    node.addEventListener('peer:identify', evt => {
+      const peer = evt.detail.peerId.toString()
+      if (!registry.isMember(peer)) return
+      const addrs = evt.detail.listenAddrs.map(a => a.toString())
+      if (addrs.length > 0) this.#addrs.put(peer, addrs).catch(() => {})
+    })
+    registry.on('member:joined', m => { this.events.emit('member:joined', m) })
+    registry.on('member:updated', m => { this.events.emit('member:updated', m) })
+    registry.on('member:revoked', r => { this.events.emit('member:revoked', r) })
+
+    const self = registry.member(this.peerId)
+    if (this.#config.tagsGiven && self != null && !sameTags(this.#selfDeclaredTags(), this.#config.tags)) {
+      await this.#membership.setSelfTags({ ...this.#config.tags })
+    }
+
+    this.#control = await createControlServer({
+      api: this.#api(),
+      token: loadControlToken(this.#config.dataDir),
+      host: this.#config.control.host,
+      port: this.#config.control.port,
+      logger: this.#log.child({ component: 'control' })
+    })
+    this.controlUrl = (this.#control as unknown as { url: string }).url
+    writeControlUrl(this.#config.dataDir, this.controlUrl)
+    void this.#dialKnown(bootstrap)
+  }
+
+  #selfDeclaredTags (): Tags {
+    const rec = this.#mesh.registry.records().find(r => r.type === 'tags' && r.peer === this.peerId) as TagsRecord | undefined
+    return rec?.tags ?? {}
+  }
+
+  /** Dials the bootstrap addresses and every member address remembered from earlier runs. */
+  async #dialKnown (bootstrap: string[]): Promise<void> {
+    const targets = new Set(bootstrap)
+    for await (const [peer, addrs] of this.#addrs.entries()) {
+      if (peer === this.peerId || !this.#mesh.registry.isMember(peer)) continue
+      for (const a of addrs) targets.add(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`)
+    }
+    const byPeer = new Map<string, string[]>()
+    for (const t of targets) {
+      const peer = t.split('/p2p/').pop() ?? ''
+      if (peer === this.peerId || !this.#mesh.registry.isMember(peer)) continue
+      byPeer.set(peer, [...(byPeer.get(peer) ?? []), t])
+    }
+    await Promise.all([...byPeer.values()].map(async addrs => {
+      for (const a of addrs) {
+        try {
+          await this.#node.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })
+          return
+        } catch (err) {
+          this.#log.debug({ addr: a, err }, 'could not dial known peer')
+        }
+      }
+    }))
+  }
+
+  status (): StatusView {
+    const me = this.#mesh.registry.member(this.peerId)
+    return {
+      peerId: this.peerId,
+      meshId: this.#mesh.meshId,
+      tags: me?.tags ?? {},
+      caps: me?.caps ?? [],
+      addresses: this.#node.getMultiaddrs().map(a => a.toString()),
+      version: VERSION
+    }
+  }
+
+  peers (): PeerView[] {
+    const registry = this.#mesh.registry
+    const byPeer = new Map<string, PeerView>()
+    for (const c of this.#node.getConnections()) {
+      const peerId = c.remotePeer.toString()
+      const relayed = c.limits != null || c.remoteAddr.toString().includes('/p2p-circuit')
+      const prev = byPeer.get(peerId)
+      const view: PeerView = prev ?? { peerId, path: relayed ? 'relayed' : 'direct', addresses: [], member: registry.isMember(peerId) }
+      view.addresses.push(c.remoteAddr.toString())
+      if (!relayed) view.path = 'direct'
+      byPeer.set(peerId, view)
+    }
+    return [...byPeer.values()]
+  }
+
+  #api (): ControlApi {
+    const registry = this.#mesh.registry
+    return {
+      status: () => this.status(),
+      members: () => registry.members().map(m => ({ peerId: m.peerId, tags: m.tags, caps: m.caps })),
+      peers: () => this.peers(),
+      createInvite: async body => {
+        const addrs = this.#node.getMultiaddrs().map(a => a.toString()).filter(a => !a.includes('/p2p-circuit/p2p/') || a.endsWith(this.peerId))
+        const token = await this.#membership.createInvite({ ...body, addrs }, this.#mesh.root)
+        return { token }
+      },
+      revoke: async peerId => { await this.#membership.revoke(peerId) },
+      setTags: async tags => { await this.#membership.setSelfTags(tags) },
+      metrics: () => ({ ...this.#membership.metrics }),
+      events: this.events
+    }
+  }
+
+  /** Closes the control endpoint, the mesh connections and the store. Safe to call twice. */
+  async stop (): Promise<void> {
+    this.#stopping ??= (async () => {
+      removeControlUrl(this.#config.dataDir)
+      await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
+      await this.#membership.stop().catch(() => {})
+      await Promise.resolve(this.#node.stop()).catch((err: unknown) => { this.#log.warn({ err }, 'libp2p did not stop cleanly') })
+      await this.#store.close()
+    })()
+    await this.#stopping
+  }
+}
+
+function sameTags (a: Tags, b: Tags): boolean {
+  const ka = Object.keys(a).sort()
+  const kb = Object.keys(b).sort()
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
+}
+
+function fromB64 (s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'base64url'))
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+/**
+ * `ctpf`: runs the agent (`ctpf agent`) and is a thin typed client of a running agent's
+ * control endpoint for everything else. Every client command takes --data-dir and --json.
+ */
+import './polyfill.js'
+import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Command, Option } from 'commander'
+import { Agent, foundMesh } from './agent.js'
+import { loadConfig, parseTags, resolveDataDir } from './config.js'
+import { ControlClient } from './control/client.js'
+import { ensureDataDir, files, loadIdentity, readMeshFile, writeFileAtomic } from './datadir.js'
+import { createLogger } from './logger.js'
+import { openStore } from '../store/index.js'
+import type { MemberView, PeerView, StatusView } from './control/api.js'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function fail (err: unknown): never {
+  const e = err as { code?: string, message?: string }
+  const code = typeof e.code === 'string' ? ` [${e.code}]` : ''
+  process.stderr.write(`ctpf: ${e.message ?? String(err)}${code}\n`)
+  process.exit(1)
+}
+
+function out (json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n')
+}
+
+const fmtTags = (tags: Record<string, string>): string => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',') || '-'
+
+function client (opts: { dataDir?: string }): ControlClient {
+  return ControlClient.fromDataDir(resolveDataDir(opts.dataDir))
+}
+
+const program = new Command('ctpf')
+  .description('one agent per machine; together they are a cloud with no central server')
+  .version('0.1.0')
+  .showHelpAfterError()
+
+const dataDirOption = (): Option => new Option('--data-dir <dir>', 'the agent\'s data directory (env CTPF_DATA_DIR, default ./.ctpf)')
+
+program.command('agent')
+  .description('run the agent: found a mesh on an empty data directory, or join one with --join')
+  .addOption(dataDirOption())
+  .option('--listen <multiaddr>', 'mesh listen address (repeatable)', collect)
+  .option('--announce <multiaddr>', 'address to announce instead of the listen addresses (repeatable)', collect)
+  .option('--control <host:port>', 'control endpoint on loopback (port 0 = any)')
+  .option('--tag <k=v>', 'a tag of this agent (repeatable)', collect)
+  .option('--join <token>', 'join a mesh with an invite token (prefer --join-file or CTPF_JOIN_TOKEN: arguments are visible to other users)')
+  .option('--join-file <path>', 'read the invite token from a file')
+  .option('--config <file>', 'config file (default <data-dir>/config.json)')
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+  .action(async (opts) => {
+    let agent: Agent | undefined
+    try {
+      const config = loadConfig({ dataDir: opts.dataDir, listen: opts.listen, announce: opts.announce, control: opts.control, tag: opts.tag, join: opts.join, joinFile: opts.joinFile, config: opts.config, logLevel: opts.logLevel })
+      const log = createLogger(config.logLevel)
+      agent = await Agent.start(config, log)
+      const s = agent.status()
+      const lines = [
+        `ctpf agent ${s.peerId} ${agent.mode} mesh ${s.meshId}`,
+        `control  ${agent.controlUrl}  (bearer token in ${join(config.dataDir, files.controlToken)})`,
+        ...s.addresses.map(a => `listen   ${a}`)
+      ]
+      if (agent.mode === 'founded') {
+        const { token } = await ControlClient.fromDataDir(config.dataDir).createInvite({})
+        if (process.stdout.isTTY === true) {
+          lines.push(`invite   ${token}`, '         (single use, 1 h; join another machine with: ctpf agent --join-file FILE)')
+        } else {
+          const path = join(config.dataDir, files.invite)
+          writeFileAtomic(path, token + '\n')
+          lines.push(`invite   written to ${path} (single use, 1 h)`)
+        }
+      }
+      process.stdout.write(lines.join('\n') + '\n')
+      log.info({ peer: s.peerId, mesh: s.meshId, mode: agent.mode }, 'agent running')
+    } catch (err) {
+      await agent?.stop().catch(() => {})
+      fail(err)
+    }
+    let signals = 0
+    const shutdown = (sig: string): void => {
+      if (++signals > 1) process.exit(130)
+      process.stderr.write(`ctpf: ${sig}, shutting down\n`)
+      void (agent as Agent).stop().then(() => process.exit(0), err => fail(err))
+    }
+    process.on('SIGINT', () => { shutdown('SIGINT') })
+    process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  })
+
+program.command('init')
+  .description('found a new mesh in a data directory and stop (for scripts)')
+  .addOption(dataDirOption())
+  .option('--tag <k=v>', 'a tag of this agent (repeatable)', collect)
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const dir = resolveDataDir(opts.dataDir)
+      ensureDataDir(dir)
+      const existing = readMeshFile(dir)
+      if (existing != null) throw Object.assign(new Error(`${dir} already belongs to mesh ${existing.meshId}`), { code: 'ALREADY_IN_MESH' })
+      const identity = await loadIdentity(dir)
+      const store = await openStore(join(dir, files.db))
+      try {
+        const mesh = await foundMesh(dir, store, identity, parseTags(opts.tag ?? []))
+        out(opts.json === true, { meshId: mesh.meshId, peerId: peerIdFromPrivateKey(identity).toString(), dataDir: dir }, () => `founded mesh ${mesh.meshId} in ${dir}`)
+      } finally {
+        await store.close()
+      }
+    } catch (err) { fail(err) }
+  })
+
+program.command('status')
+  .description('this agent: peer id, mesh, tags, addresses')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const s: StatusView = await client(opts).status()
+      out(opts.json === true, s, () => [`peer     ${s.peerId}`, `mesh     ${s.meshId}`, `tags     ${fmtTags(s.tags)}`, `caps     ${s.caps.join(',') || '-'}`, `version  ${s.version}`, ...s.addresses.map(a => `address  ${a}`)].join('\n'))
+    } catch (err) { fail(err) }
+  })
+
+const member = program.command('member').description('mesh members')
+member.command('ls')
+  .description('list the members of the mesh')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const ms: MemberView[] = await client(opts).members()
+      out(opts.json === true, ms, () => ms.map(m => `${m.peerId}  ${m.caps.join(',') || '-'}  ${fmtTags(m.tags)}`).join('\n'))
+    } catch (err) { fail(err) }
+  })
+member.command('revoke <peerId>')
+  .description('revoke a member for good (admin only)')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (peerId: string, opts) => {
+    try {
+      await client(opts).revoke(peerId)
+      out(opts.json === true, { ok: true, peerId }, () => `revoked ${peerId}`)
+    } catch (err) { fail(err) }
+  })
+
+program.command('invite').description('invite tokens').command('create')
+  .description('create a single-use invite token (admin only)')
+  .addOption(dataDirOption())
+  .option('--tag <k=v>', 'a tag granted to the joiner (repeatable)', collect)
+  .option('--cap <capability>', 'a capability granted to the joiner, e.g. admin (repeatable)', collect)
+  .option('--ttl <seconds>', 'lifetime of the token', v => Number(v))
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const { token } = await client(opts).createInvite({ tags: parseTags(opts.tag ?? []), caps: opts.cap ?? [], ttlSeconds: opts.ttl })
+      out(opts.json === true, { token }, () => token)
+    } catch (err) { fail(err) }
+  })
+
+program.command('peers')
+  .description('connected peers, each direct or relayed')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const ps: PeerView[] = await client(opts).peers()
+      out(opts.json === true, ps, () => ps.map(p => `${p.peerId}  ${p.path}  ${p.member ? 'member' : 'non-member'}  ${p.addresses.join(' ')}`).join('\n'))
+    } catch (err) { fail(err) }
+  })
+
+program.command('tags').description('this agent\'s own tags').command('set <pairs...>')
+  .description('replace this agent\'s own tags (k=v ...); they propagate to every member')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (pairs: string[], opts) => {
+    try {
+      const tags = parseTags(pairs)
+      await client(opts).setTags(tags)
+      out(opts.json === true, { ok: true, tags }, () => `tags ${fmtTags(tags)}`)
+    } catch (err) { fail(err) }
+  })
+
+await program.parseAsync(process.argv)

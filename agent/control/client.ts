@@ -1,0 +1,67 @@
+/**
+ * The CLI's typed client of the control API. Finds the agent through `<data-dir>/control.url`
+ * and `<data-dir>/control.token`; the token goes in a header, never in a URL or argument.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { NotRunningError, AgentError } from '../errors.js'
+import { files } from '../datadir.js'
+import type { InviteRequest, MemberView, PeerView, StatusView } from './api.js'
+
+export class ApiError extends AgentError {
+  constructor (readonly status: number, code: string, message: string) {
+    super(code, message)
+    this.name = 'ApiError'
+  }
+}
+
+export class ControlClient {
+  readonly #base: string
+  readonly #token: string
+
+  constructor (base: string, token: string) {
+    this.#base = base.replace(/\/$/, '')
+    this.#token = token
+  }
+
+  static fromDataDir (dir: string): ControlClient {
+    let url: string
+    let token: string
+    try {
+      url = readFileSync(join(dir, files.controlUrl), 'utf8').trim()
+      token = readFileSync(join(dir, files.controlToken), 'utf8').trim()
+    } catch {
+      throw new NotRunningError(dir)
+    }
+    return new ControlClient(url, token)
+  }
+
+  async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${this.#base}/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000)
+      })
+    } catch (err) {
+      throw new AgentError('AGENT_UNREACHABLE', `the agent at ${this.#base} does not answer: ${(err as Error).message}`)
+    }
+    const text = await res.text()
+    let data: unknown
+    try { data = JSON.parse(text) } catch { data = undefined }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string, message?: string } } | undefined)?.error
+      throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`)
+    }
+    return data as T
+  }
+
+  async status (): Promise<StatusView> { return await this.request('GET', '/status') }
+  async members (): Promise<MemberView[]> { return await this.request('GET', '/members') }
+  async peers (): Promise<PeerView[]> { return await this.request('GET', '/peers') }
+  async createInvite (body: InviteRequest): Promise<{ token: string }> { return await this.request('POST', '/invites', body) }
+  async revoke (peerId: string): Promise<void> { await this.request('POST', `/members/${encodeURIComponent(peerId)}/revoke`) }
+  async setTags (tags: Record<string, string>): Promise<void> { await this.request('PUT', '/tags', { tags }) }
+}

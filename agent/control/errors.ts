@@ -1,0 +1,25 @@
+/**
+ * The one place where error codes become HTTP statuses. Every error body is
+ * `{ "error": { "code", "message" } }` with a stable code.
+ */
+const statusByCode: Record<string, number> = {
+  UNAUTHORIZED: 401,
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  NOT_ADMIN: 403,
+  REVOKE_SELF: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415
+}
+
+export function httpStatusOf (code: string): number {
+  if (code.startsWith('TOKEN_')) return 400
+  return statusByCode[code] ?? 500
+}
+
+export class HttpError extends Error {
+  constructor (readonly code: string, message: string) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}

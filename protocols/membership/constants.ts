@@ -1,0 +1,13 @@
+/** Protocol ids and topics of the membership layer. Changelog: 1.0.0 (2026-11-22) first version. */
+export const JOIN_PROTOCOL = '/ctpf/join/1.0.0'
+export const SYNC_PROTOCOL = '/ctpf/members/1.0.0'
+export const KAD_PROTOCOL = '/ctpf/kad/1.0.0'
+export const membersTopic = (meshId: string): string => `/ctpf/${meshId}/members/1`
+
+/** Largest join request or gossip record, in bytes. */
+export const MAX_RECORD_BYTES = 16 * 1024
+/** Largest membership snapshot, in bytes. */
+export const MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+/** How long a non-member may stay connected (to finish a join) before it is cut off. */
+export const NON_MEMBER_GRACE_MS = 15_000
+export const PROTOCOL_TIMEOUT_MS = 10_000
