@@ -10,4 +10,6 @@ export const MAX_RECORD_BYTES = 16 * 1024
 export const MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
 /** How long a non-member may stay connected (to finish a join) before it is cut off. */
 export const NON_MEMBER_GRACE_MS = 15_000
+/** How long a revoked peer stays connected: long enough to be told so on the join protocol. */
+export const REVOKED_GRACE_MS = 2_000
 export const PROTOCOL_TIMEOUT_MS = 10_000

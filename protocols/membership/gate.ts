@@ -58,8 +58,9 @@ export function membershipGate (init: MembershipGateInit): (components: GateComp
 export function meshConnectionGater (admission: Admission): ConnectionGater {
   const revoked = (peer: PeerId): boolean => admission.isRevoked(peer.toString())
   return {
+    // inbound connections of revoked peers are let through the handshake so that the join
+    // protocol can tell them why they are refused; the membership service closes them
     denyDialPeer: revoked,
-    denyInboundEncryptedConnection: revoked,
     denyOutboundEncryptedConnection: revoked,
     denyInboundRelayReservation: (peer) => !admission.isMember(peer.toString()),
     denyOutboundRelayedConnection: (src, dst) => !(admission.isMember(src.toString()) && admission.isMember(dst.toString())),

@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { z } from 'zod'
 import { jsonStream } from '../codec.js'
-import { JOIN_PROTOCOL, MAX_RECORD_BYTES, MAX_SNAPSHOT_BYTES, NON_MEMBER_GRACE_MS, PROTOCOL_TIMEOUT_MS, SYNC_PROTOCOL, membersTopic } from './constants.js'
+import { JOIN_PROTOCOL, MAX_RECORD_BYTES, MAX_SNAPSHOT_BYTES, NON_MEMBER_GRACE_MS, REVOKED_GRACE_MS, PROTOCOL_TIMEOUT_MS, SYNC_PROTOCOL, membersTopic } from './constants.js'
 import { JoinFailedError, MembershipError, NotAdminError, PeerRevokedError, RecordInvalidError, TokenForeignMeshError, TokenReusedError, TokenWrongInviterError } from './errors.js'
 import { signRecord, tagsRecordSchema } from './records.js'
 import { createToken, decodeToken, newNonce, verifyToken } from './token.js'
@@ -273,10 +273,6 @@ export class MembershipService {
     const conn = evt.detail
     const peer = conn.remotePeer.toString()
     const { registry } = this.#c
-    if (registry.isRevoked(peer)) {
-      void conn.close().catch(() => {})
-      return
-    }
     if (registry.isMember(peer)) return
     const t = setTimeout(() => {
       this.#timers.delete(t)
@@ -284,7 +280,7 @@ export class MembershipService {
         this.#c.logger.debug({ peer }, 'closing connection of a non-member')
         void conn.close().catch(() => {})
       }
-    }, NON_MEMBER_GRACE_MS)
+    }, registry.isRevoked(peer) ? REVOKED_GRACE_MS : NON_MEMBER_GRACE_MS)
     t.unref()
     this.#timers.add(t)
   }
