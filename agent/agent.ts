@@ -23,7 +23,7 @@ import {
   createRootKey, ensureDataDir, files, loadControlToken, loadIdentity, readMeshFile,
   removeControlUrl, writeControlUrl, writeMeshFile
 } from './datadir.js'
-import { createNode } from './node.js'
+import { createNode, listenThroughRelays } from './node.js'
 import type { AgentNode } from './node.js'
 import type { ControlApi, PeerView, StatusView } from './control/api.js'
 import type { AgentConfig } from './config.js'
@@ -166,6 +166,7 @@ export class Agent {
       await membership.start()
       const agent = new Agent({ config, log, store, node, mesh, membership, mode, addrs: store.sublevel<string[]>('peer-addrs') })
       await agent.#wire(meshFile?.bootstrap ?? [])
+      listenThroughRelays(node, config.listen)
       return agent
     } catch (err) {
       await Promise.resolve(node.stop()).catch(() => {})

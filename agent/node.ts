@@ -15,6 +15,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { JOIN_PROTOCOL, KAD_PROTOCOL, meshConnectionGater, membershipGate } from '../protocols/membership/index.js'
 import type { Admission } from '../protocols/membership/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -42,12 +44,25 @@ export interface NodeServices extends Record<string, unknown> {
 
 export type AgentNode = Libp2p<NodeServices>
 
+const isRelaySearch = (addr: string): boolean => addr === '/p2p-circuit'
+
+/**
+ * Starts listening for relayed connections (`/p2p-circuit` among the listen addresses) once
+ * the node runs. Given to libp2p at start, the relay search holds start() until a relay is
+ * found — which, before an agent has joined its mesh, is never.
+ */
+export function listenThroughRelays (node: AgentNode, listen: readonly string[]): void {
+  if (!listen.some(isRelaySearch)) return
+  const tm = (node as unknown as { components: { transportManager: { listen: (addrs: Multiaddr[]) => Promise<void> } } }).components.transportManager
+  void tm.listen([multiaddr('/p2p-circuit')]).catch(() => {})
+}
+
 export async function createNode (init: NodeInit): Promise<AgentNode> {
   const services: Record<string, (components: any) => unknown> = {
     gate: membershipGate({ admission: init.admission, open: [JOIN_PROTOCOL] }),
     identify: identify(),
     ping: ping(),
-    dht: kadDHT({ protocol: KAD_PROTOCOL, peerInfoMapper: passthroughMapper, clientMode: false, allowQueryWithZeroPeers: true }),
+    dht: kadDHT({ protocol: KAD_PROTOCOL, peerInfoMapper: passthroughMapper, clientMode: false }),
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
     dcutr: dcutr(),
     autonat: autoNAT()
@@ -59,7 +74,7 @@ export async function createNode (init: NodeInit): Promise<AgentNode> {
   return await createLibp2p({
     privateKey: init.privateKey,
     start: false,
-    addresses: { listen: init.listen, announce: init.announce },
+    addresses: { listen: init.listen.filter(a => !isRelaySearch(a)), announce: init.announce },
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

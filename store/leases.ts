@@ -61,12 +61,26 @@ function parseLease (text: string): Lease | undefined {
 
 const TEXT = { valueEncoding: 'utf8' } as const
 
+type WriteOp = { type: 'put', key: string, value: string } | { type: 'del', key: string }
+
+/**
+ * Writes are group-committed: every put/delete issued in the same tick goes into one level
+ * batch, written with `sync: true` by default, and each call resolves once its batch is on
+ * disk. An ACKed lease therefore survives a power cut, and a burst of clients costs one fsync.
+ */
 export class LevelLeaseStore implements LeaseStore {
   private readonly db: LeaseDb
   private readonly owned: boolean
+  private readonly sync: boolean
+  private pending: WriteOp[] = []
+  private scheduled: Promise<void> | undefined
+  private readonly writing = new Set<Promise<void>>()
 
-  /** @param target a sublevel owned by the caller, or a directory path for a private database */
-  constructor (target: LeaseDb | string) {
+  /**
+   * @param target a sublevel owned by the caller, or a directory path for a private database
+   * @param options.sync fsync each batch before resolving (default true)
+   */
+  constructor (target: LeaseDb | string, options: { sync?: boolean } = {}) {
     if (typeof target === 'string') {
       this.db = new Level<string, string>(target) as unknown as LeaseDb
       this.owned = true
@@ -74,6 +88,7 @@ export class LevelLeaseStore implements LeaseStore {
       this.db = target
       this.owned = false
     }
+    this.sync = options.sync ?? true
   }
 
   async open (): Promise<void> {
@@ -81,29 +96,54 @@ export class LevelLeaseStore implements LeaseStore {
   }
 
   async close (): Promise<void> {
+    await this.settled()
     if (this.owned && this.db.status !== 'closed') await this.db.close()
   }
 
   async get (ip: string): Promise<Lease | undefined> {
+    await this.settled()
     const text = await this.db.get<string, string>(ip, TEXT)
     return text === undefined ? undefined : parseLease(text)
   }
 
   async put (lease: Lease): Promise<void> {
-    await this.db.put<string, string>(lease.ip, JSON.stringify(lease), TEXT)
+    await this.write({ type: 'put', key: lease.ip, value: JSON.stringify(lease) })
   }
 
   async delete (ip: string): Promise<void> {
-    await this.db.del(ip)
+    await this.write({ type: 'del', key: ip })
   }
 
   async all (): Promise<Lease[]> {
+    await this.settled()
     const out: Lease[] = []
     for await (const text of this.db.values<string, string>(TEXT)) {
       const lease = parseLease(text)
       if (lease !== undefined) out.push(lease)
     }
     return out
+  }
+
+  private async write (op: WriteOp): Promise<void> {
+    this.pending.push(op)
+    this.scheduled ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
+      const ops = this.pending
+      this.pending = []
+      this.scheduled = undefined
+      // `sync` is a classic-level batch option that abstract-level's types do not list
+      const options: { valueEncoding: 'utf8', sync: boolean } = { ...TEXT, sync: this.sync }
+      const done = this.db.batch<string, string>(ops, options)
+      this.writing.add(done)
+      try { await done } finally { this.writing.delete(done) }
+    })
+    await this.scheduled
+  }
+
+  /** Waits until every write issued so far is in the database. */
+  private async settled (): Promise<void> {
+    while (this.scheduled !== undefined || this.writing.size > 0) {
+      await Promise.allSettled([this.scheduled, ...this.writing])
+    }
   }
 }
 

@@ -123,9 +123,14 @@ export function decode (input: Uint8Array): DhcpMessage {
   }
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
 /** The hardware address as lower-case `aa:bb:…` (first `hlen` bytes of chaddr). */
 export function hardwareAddress (m: Pick<DhcpMessage, 'chaddr' | 'hlen'>): string {
-  return [...m.chaddr.subarray(0, Math.min(m.hlen, 16))].map(x => x.toString(16).padStart(2, '0')).join(':')
+  const n = Math.min(m.hlen, 16, m.chaddr.length)
+  let s = ''
+  for (let i = 0; i < n; i++) s += (i === 0 ? '' : ':') + (HEX[m.chaddr[i] as number] as string)
+  return s
 }
 
 function pushOption (parts: Uint8Array[], code: number, value: Uint8Array): void {

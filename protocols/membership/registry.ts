@@ -7,6 +7,7 @@
  * stays valid if it was issued before that admin's revocation, and stops counting if it was
  * issued after.
  */
+import { canonicalJson } from '../codec.js'
 import { Emitter } from '../events.js'
 import { RecordInvalidError } from './errors.js'
 import { ROOT_ISSUER, anyRecordSchema, newer, verifySignature } from './records.js'
@@ -117,7 +118,7 @@ export class MemberRegistry extends Emitter<RegistryEvents> {
     if (opts.allowFuture !== true && record.issuedAt > Date.now() + MAX_CLOCK_SKEW_MS) throw new RecordInvalidError('record is dated in the future')
     const current = this.#records.get(keyOf(record))
     if (current != null) {
-      if (current.sig === record.sig) return 'known'
+      if (canonicalJson(current) === canonicalJson(record)) return 'known'
       if (!newer(record, current)) return 'stale'
     }
     if (!(await verifySignature(record, this.#rootKey))) throw new RecordInvalidError('signature does not verify')
