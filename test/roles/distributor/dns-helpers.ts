@@ -71,16 +71,12 @@ export interface FakeUpstreamOptions {
 
 /** A tiny DNS server built on dns-packet, counting what it is asked. */
 export class FakeUpstream {
-  readonly udp = dgram.createSocket('udp4')
+  private udp = dgram.createSocket('udp4')
   readonly tcp: net.Server
   port = 0
   readonly asked: Array<{ transport: 'udp' | 'tcp', name: string, type: string }> = []
 
   constructor (readonly opts: FakeUpstreamOptions) {
-    this.udp.on('message', (msg, rinfo) => {
-      const res = this.answer(msg, 'udp')
-      if (res !== undefined) this.udp.send(res, rinfo.port, rinfo.address)
-    })
     this.tcp = net.createServer(socket => {
       let buf = Buffer.alloc(0)
       socket.on('error', () => {})
@@ -100,14 +96,28 @@ export class FakeUpstream {
     })
   }
 
+  /** Binds UDP on a free port and TCP on the same one (another port if TCP's is taken). */
   async start (): Promise<number> {
-    await new Promise<void>(resolve => { this.udp.bind(0, '127.0.0.1', resolve) })
-    this.port = this.udp.address().port
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once('error', reject)
-      this.tcp.listen(this.port, '127.0.0.1', resolve)
-    })
-    return this.port
+    for (;;) {
+      const udp = dgram.createSocket('udp4')
+      udp.on('message', (msg, rinfo) => {
+        const res = this.answer(msg, 'udp')
+        if (res !== undefined) udp.send(res, rinfo.port, rinfo.address)
+      })
+      await new Promise<void>(resolve => { udp.bind(0, '127.0.0.1', resolve) })
+      const port = udp.address().port
+      const listening = await new Promise<boolean>(resolve => {
+        const onError = (): void => { resolve(false) }
+        this.tcp.once('error', onError)
+        this.tcp.listen(port, '127.0.0.1', () => { this.tcp.off('error', onError); resolve(true) })
+      })
+      if (listening) {
+        this.udp = udp
+        this.port = port
+        return port
+      }
+      await new Promise<void>(resolve => { udp.close(() => { resolve() }) })
+    }
   }
 
   async stop (): Promise<void> {
@@ -151,7 +161,7 @@ export class Dnsmasq {
   async start (): Promise<void> {
     const pidFile = join(this.dir, 'dnsmasq.pid')
     this.child = spawn('dnsmasq', [
-      '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-daemon',
+      '--keep-in-foreground', '--no-resolv', '--no-hosts',
       `--port=${this.port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
       `--pid-file=${pidFile}`, '--user=root', '--log-facility=-', ...this.args
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
