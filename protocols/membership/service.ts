@@ -183,7 +183,7 @@ export class MembershipService {
       this.metrics.joinsRefused++
       const code = err instanceof MembershipError ? err.code : 'JOIN_BAD_REQUEST'
       const message = err instanceof MembershipError ? err.message : 'join request could not be read'
-      this.#c.logger.warn({ peer: joiner, code }, 'join refused')
+      this.#c.logger.warn({ peer: joiner, code, reason: err instanceof MembershipError ? undefined : (err as Error).message }, 'join refused')
       try {
         await io.write({ ok: false, error: { code, message } }, { signal })
         await stream.close({ signal })
