@@ -24,8 +24,10 @@ import {
   removeControlUrl, writeControlUrl, writeMeshFile
 } from './datadir.js'
 import { createNode, listenThroughRelays } from './node.js'
+import { startReplication } from './replication.js'
+import type { Replication } from './replication.js'
 import type { AgentNode } from './node.js'
-import type { ControlApi, PeerView, StatusView } from './control/api.js'
+import type { ControlApi, JobView, JobsApi, PeerView, StatusView } from './control/api.js'
 import type { AgentConfig } from './config.js'
 import type { AnyRecord, Member, MemberRecord, Tags, TagsRecord } from '../protocols/membership/index.js'
 import type { Store, Sublevel } from '../store/index.js'
@@ -40,6 +42,9 @@ export interface AgentEvents {
   'member:joined': Member
   'member:updated': Member
   'member:revoked': { peerId: string, issuer: string }
+  'job:submitted': { id: string, kind: string }
+  'job:claimed': { id: string, peer: string }
+  'job:finished': { id: string, status: string }
 }
 
 export type StartMode = 'founded' | 'joined' | 'resumed'
@@ -72,17 +77,19 @@ export class Agent {
   readonly #node: AgentNode
   readonly #mesh: Mesh
   readonly #membership: MembershipService
+  readonly #replication: Replication
   readonly #addrs: Sublevel<string[]>
   #control?: { close: () => Promise<void> }
   #stopping?: Promise<void>
 
-  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, mode: StartMode, addrs: Sublevel<string[]> }) {
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]> }) {
     this.#config = parts.config
     this.#log = parts.log
     this.#store = parts.store
     this.#node = parts.node
     this.#mesh = parts.mesh
     this.#membership = parts.membership
+    this.#replication = parts.replication
     this.#addrs = parts.addrs
     this.mode = parts.mode
     this.peerId = parts.node.peerId.toString()
@@ -164,7 +171,8 @@ export class Agent {
       })
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
-      const agent = new Agent({ config, log, store, node, mesh, membership, mode, addrs: store.sublevel<string[]>('peer-addrs') })
+      const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
+      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs') })
       await agent.#wire(meshFile?.bootstrap ?? [])
       listenThroughRelays(node, config.listen)
       return agent
@@ -207,6 +215,10 @@ export class Agent {
     registry.on('member:joined', m => { this.events.emit('member:joined', m) })
     registry.on('member:updated', m => { this.events.emit('member:updated', m) })
     registry.on('member:revoked', r => { this.events.emit('member:revoked', r) })
+    const { jobs } = this.#replication
+    jobs.on('job:submitted', e => { this.events.emit('job:submitted', e) })
+    jobs.on('job:claimed', e => { this.events.emit('job:claimed', e) })
+    jobs.on('job:finished', e => { this.events.emit('job:finished', e) })
 
     const self = registry.member(this.peerId)
     if (this.#config.tagsGiven && self != null && !sameTags(this.#selfDeclaredTags(), this.#config.tags)) {
@@ -295,8 +307,37 @@ export class Agent {
       },
       revoke: async peerId => { await this.#membership.revoke(peerId) },
       setTags: async tags => { await this.#membership.setSelfTags(tags) },
-      metrics: () => ({ ...this.#membership.metrics }),
+      metrics: () => this.metrics(),
+      jobs: this.#jobsApi(),
       events: this.events
+    }
+  }
+
+  metrics (): Record<string, number> {
+    const { state, jobs, counters } = this.#replication
+    const prefixed = (p: string, o: object): Record<string, number> => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k[0].toUpperCase()}${k.slice(1)}`, Number(v)]))
+    return {
+      ...this.#membership.metrics,
+      ...prefixed('state', state.metrics),
+      ...prefixed('stateRefused', state.store.refused),
+      stateRecords: state.store.size,
+      ...prefixed('jobs', jobs.metrics),
+      probeRuns: counters.probeRuns
+    }
+  }
+
+  #jobsApi (): JobsApi {
+    const { jobs, state } = this.#replication
+    const finished = (id: string): boolean => { const s = jobs.get(id)?.status; return s === 'succeeded' || s === 'failed' || s === 'cancelled' }
+    return {
+      submit: async body => ({ id: (await jobs.submit(body)).id }),
+      list: () => jobs.list(),
+      get: id => jobs.get(id),
+      cancel: async id => { await jobs.cancel(id); return jobs.get(id) as JobView },
+      logs: id => jobs.logs(id),
+      isFinished: finished,
+      onLog: (id, fn) => jobs.on('job:log', l => { if (l.id === id) fn(l) }),
+      onFinished: (id, fn) => state.store.watch(`jobs/${id}`, () => { if (finished(id)) fn() })
     }
   }
 
@@ -305,6 +346,7 @@ export class Agent {
     this.#stopping ??= (async () => {
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
+      await this.#replication.stop().catch(() => {})
       await this.#membership.stop().catch(() => {})
       await Promise.resolve(this.#node.stop()).catch((err: unknown) => { this.#log.warn({ err }, 'libp2p did not stop cleanly') })
       await this.#store.close()

@@ -13,7 +13,7 @@ import { ControlClient } from './control/client.js'
 import { ensureDataDir, files, loadIdentity, readMeshFile, writeFileAtomic } from './datadir.js'
 import { createLogger } from './logger.js'
 import { openStore } from '../store/index.js'
-import type { MemberView, PeerView, StatusView } from './control/api.js'
+import type { JobView, MemberView, PeerView, StatusView } from './control/api.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -27,6 +27,12 @@ function fail (err: unknown): never {
 function out (json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n')
 }
+
+const fmtJob = (j: JobView): string => [
+  `job       ${j.id}`, `kind      ${j.kind}`, `selector  ${j.selector || '(any)'}`, `status    ${j.status}${j.reason != null ? ` (${j.reason})` : ''}`,
+  `attempts  ${j.attempts}/${j.maxAttempts}`, `claim     ${j.claim?.peer ?? '-'}`,
+  ...(j.result != null ? [`result    ${JSON.stringify(j.result)}`] : []), ...(j.error != null ? [`error     ${j.error.code}: ${j.error.message}`] : [])
+].join('\n')
 
 const fmtTags = (tags: Record<string, string>): string => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',') || '-'
 
@@ -179,6 +185,74 @@ program.command('tags').description('this agent\'s own tags').command('set <pair
       const tags = parseTags(pairs)
       await client(opts).setTags(tags)
       out(opts.json === true, { ok: true, tags }, () => `tags ${fmtTags(tags)}`)
+    } catch (err) { fail(err) }
+  })
+
+const job = program.command('job').description('jobs: submitted to the mesh, run by whichever matching agent ranks first')
+job.command('submit <kind>')
+  .description('submit a job (the built-in kind "probe" takes --spec \'{"ms":100,"payload":"x"}\')')
+  .addOption(dataDirOption())
+  .option('--selector <selector>', 'which agents may run it, e.g. dc=nbg1,role=builder (default: any)', '')
+  .option('--spec <json>', 'the job\'s spec as JSON', '{}')
+  .option('--max-attempts <n>', 'attempts before it fails', v => Number(v))
+  .option('--wait', 'wait for the job to end and print it')
+  .option('--json', 'machine output')
+  .action(async (kind: string, opts) => {
+    try {
+      let spec: unknown
+      try { spec = JSON.parse(opts.spec) } catch { throw Object.assign(new Error(`--spec is not JSON: ${opts.spec}`), { code: 'BAD_REQUEST' }) }
+      const c = client(opts)
+      const { id } = await c.submitJob({ kind, selector: opts.selector, spec, maxAttempts: opts.maxAttempts })
+      if (opts.wait !== true) { out(opts.json === true, { id }, () => id); return }
+      let j = await c.job(id)
+      while (!['succeeded', 'failed', 'cancelled'].includes(j.status)) {
+        await new Promise(r => setTimeout(r, 200))
+        j = await c.job(id)
+      }
+      out(opts.json === true, j, () => fmtJob(j))
+      if (j.status !== 'succeeded') process.exit(2)
+    } catch (err) { fail(err) }
+  })
+job.command('ls')
+  .description('list jobs')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const js = await client(opts).jobs()
+      out(opts.json === true, js, () => js.map(j => `${j.id}  ${j.kind}  ${j.status}  ${j.claim?.peer ?? '-'}  ${j.reason ?? ''}`).join('\n'))
+    } catch (err) { fail(err) }
+  })
+job.command('show <id>')
+  .description('one job')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (id: string, opts) => {
+    try {
+      const j = await client(opts).job(id)
+      out(opts.json === true, j, () => fmtJob(j))
+    } catch (err) { fail(err) }
+  })
+job.command('logs <id>')
+  .description('a job\'s log lines')
+  .addOption(dataDirOption())
+  .option('-f, --follow', 'follow until the job ends')
+  .option('--json', 'machine output (one JSON line each)')
+  .action(async (id: string, opts) => {
+    try {
+      for await (const l of client(opts).jobLogs(id, opts.follow === true)) {
+        process.stdout.write(opts.json === true ? JSON.stringify(l) + '\n' : `${new Date(l.at).toISOString()}  ${l.line}\n`)
+      }
+    } catch (err) { fail(err) }
+  })
+job.command('cancel <id>')
+  .description('cancel a job; a running one is stopped')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (id: string, opts) => {
+    try {
+      const j = await client(opts).cancelJob(id)
+      out(opts.json === true, j, () => fmtJob(j))
     } catch (err) { fail(err) }
   })
 

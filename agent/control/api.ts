@@ -46,7 +46,22 @@ export const okSchema = z.object({ ok: z.literal(true) })
 export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
 export const metricsSchema = z.record(z.string(), z.number())
 
+export type JobView = z.infer<typeof jobSchema>
+export type LogLineView = z.infer<typeof logLineSchema>
+
+export interface JobsApi {
+  submit: (body: z.infer<typeof jobSubmitSchema>) => Promise<{ id: string }>
+  list: () => JobView[]
+  get: (id: string) => JobView | undefined
+  cancel: (id: string) => Promise<JobView>
+  logs: (id: string) => LogLineView[]
+  isFinished: (id: string) => boolean
+  onLog: (id: string, fn: (line: LogLineView) => void) => () => void
+  onFinished: (id: string, fn: () => void) => () => void
+}
+
 export interface ControlApi {
+  jobs: JobsApi
   status: () => StatusView
   members: () => MemberView[]
   peers: () => PeerView[]
@@ -56,3 +71,28 @@ export interface ControlApi {
   metrics: () => Record<string, number>
   events: Emitter<any>
 }
+
+export const jobSubmitSchema = z.object({
+  kind: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'job kinds are lowercase words'),
+  selector: z.string().max(1024).default(''),
+  spec: z.unknown().optional(),
+  maxAttempts: z.number().int().min(1).max(20).optional()
+}).strict()
+export const jobSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  selector: z.string(),
+  status: z.enum(['queued', 'claimed', 'running', 'succeeded', 'failed', 'cancelled']),
+  attempts: z.number(),
+  maxAttempts: z.number(),
+  claim: z.object({ peer: z.string(), until: z.number(), attempt: z.number() }).nullable(),
+  result: z.unknown(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  reason: z.string().nullable(),
+  submitter: z.string(),
+  createdAt: z.number(),
+  updatedAt: z.number()
+})
+export const jobsSchema = z.array(jobSchema)
+export const jobIdSchema = z.object({ id: z.string().uuid() })
+export const logLineSchema = z.object({ id: z.string(), seq: z.number(), at: z.number(), line: z.string() })

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotRunningError, AgentError } from '../errors.js'
 import { files } from '../datadir.js'
-import type { InviteRequest, MemberView, PeerView, StatusView } from './api.js'
+import type { InviteRequest, JobView, LogLineView, MemberView, PeerView, StatusView } from './api.js'
 
 export class ApiError extends AgentError {
   constructor (readonly status: number, code: string, message: string) {
@@ -64,4 +64,27 @@ export class ControlClient {
   async createInvite (body: InviteRequest): Promise<{ token: string }> { return await this.request('POST', '/invites', body) }
   async revoke (peerId: string): Promise<void> { await this.request('POST', `/members/${encodeURIComponent(peerId)}/revoke`) }
   async setTags (tags: Record<string, string>): Promise<void> { await this.request('PUT', '/tags', { tags }) }
+  async submitJob (body: { kind: string, selector?: string, spec?: unknown, maxAttempts?: number }): Promise<{ id: string }> { return await this.request('POST', '/jobs', body) }
+  async jobs (): Promise<JobView[]> { return await this.request('GET', '/jobs') }
+  async job (id: string): Promise<JobView> { return await this.request('GET', `/jobs/${encodeURIComponent(id)}`) }
+  async cancelJob (id: string): Promise<JobView> { return await this.request('DELETE', `/jobs/${encodeURIComponent(id)}`) }
+
+  /** Streams a job's log lines; with follow, until the job ends. */
+  async * jobLogs (id: string, follow: boolean): AsyncGenerator<LogLineView> {
+    const res = await fetch(`${this.#base}/v1/jobs/${encodeURIComponent(id)}/logs${follow ? '?follow=1' : ''}`, { headers: { authorization: `Bearer ${this.#token}` } })
+    if (!res.ok || res.body == null) {
+      const e = (await res.json().catch(() => undefined) as { error?: { code?: string, message?: string } } | undefined)?.error
+      throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`)
+    }
+    let buf = ''
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += Buffer.from(chunk).toString('utf8')
+      let i
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i)
+        buf = buf.slice(i + 1)
+        if (line.trim() !== '') yield JSON.parse(line) as LogLineView
+      }
+    }
+  }
 }

@@ -9,7 +9,10 @@ const statusByCode: Record<string, number> = {
   NOT_ADMIN: 403,
   REVOKE_SELF: 409,
   PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SELECTOR_INVALID: 400,
+  STATE_KEY_INVALID: 400,
+  JOB_NOT_FOUND: 404
 }
 
 export function httpStatusOf (code: string): number {

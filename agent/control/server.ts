@@ -10,6 +10,7 @@ import { describeIssues } from '../config.js'
 import { AddressInUseError } from '../errors.js'
 import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema } from './api.js'
 import { HttpError, httpStatusOf } from './errors.js'
+import { jobRoutes } from './jobs.js'
 import { openApiDocument } from './openapi.js'
 import type { ControlApi } from './api.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -80,6 +81,8 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
     await api.setTags(tags)
     return { ok: true }
   })
+
+  jobRoutes(app, prefix, api.jobs, parse)
 
   app.get(`${prefix}/events`, (req, reply) => {
     reply.hijack()

@@ -1,0 +1,383 @@
+/**
+ * Jobs without a scheduler. A job is a state record; every agent whose tags match its
+ * selector and that handles its kind ranks itself by a rendezvous hash of (job, attempt,
+ * peer). The best-ranked agent claims at once, the others wait a delay that grows with their
+ * rank and claim only if nobody has. A claim is a lease the claimant renews while it works;
+ * when it dies the lease runs out and the next agent takes over. Concurrent claims resolve by
+ * the state's last-writer-wins; a claimant that finds it lost stops.
+ *
+ * Only the claimant writes a job after it is claimed. Cancellation (`jobcancel/<id>`) and the
+ * reason a job waits (`jobreason/<id>`) are separate keys, so that no other writer can undo
+ * a claimant's write.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { Emitter } from '../events.js'
+import { parseSelector } from './selector.js'
+import { AGENTS_PREFIX, CANCEL_PREFIX, JOBS_PREFIX, LOGS_PREFIX, REASON_PREFIX, TERMINAL, jobLogsTopic, kindSchema } from './types.js'
+import type { AgentJobInfo, Job, LogLine } from './types.js'
+import type { StateService } from '../state/index.js'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Logger } from 'pino'
+
+export interface JobContext {
+  job: Job
+  spec: unknown
+  signal: AbortSignal
+  log: (line: string) => void
+}
+export type JobHandler = (ctx: JobContext) => Promise<unknown>
+
+export interface JobRunnerTiming {
+  leaseMs: number
+  rankStepMs: number
+  settleMs: number
+  scanMs: number
+}
+export const DEFAULT_TIMING: JobRunnerTiming = { leaseMs: 6000, rankStepMs: 250, settleMs: 60, scanMs: 500 }
+
+export interface JobRunnerComponents {
+  self: string
+  meshId: string
+  state: StateService
+  members: () => Array<{ peerId: string, tags: Record<string, string> }>
+  pubsub: GossipSub
+  logger: Logger
+  timing?: Partial<JobRunnerTiming>
+}
+
+export interface JobEvents {
+  'job:submitted': { id: string, kind: string }
+  'job:claimed': { id: string, peer: string }
+  'job:finished': { id: string, status: string }
+  'job:log': LogLine
+}
+
+export interface JobMetrics { claimed: number, lostClaims: number, succeeded: number, failed: number, cancelled: number, takeovers: number }
+
+export class JobError extends Error {
+  constructor (readonly code: string, message: string) { super(message); this.name = 'JobError' }
+}
+
+const MAX_LOG_LINES = 2000
+const MAX_LOG_BYTES = 60 * 1024
+const MAX_LINE = 2000
+
+interface Running { controller: AbortController, lines: LogLine[], renew: NodeJS.Timeout }
+
+export class JobRunner extends Emitter<JobEvents> {
+  readonly metrics: JobMetrics = { claimed: 0, lostClaims: 0, succeeded: 0, failed: 0, cancelled: 0, takeovers: 0 }
+  readonly #c: JobRunnerComponents
+  readonly #t: JobRunnerTiming
+  readonly #handlers = new Map<string, { handler: JobHandler, capacity: number }>()
+  readonly #running = new Map<string, Running>()
+  readonly #pendingClaims = new Map<string, NodeJS.Timeout>()
+  readonly #offs: Array<() => void> = []
+  #scan?: NodeJS.Timeout
+  #started = false
+
+  constructor (components: JobRunnerComponents) {
+    super()
+    this.#c = components
+    this.#t = { ...DEFAULT_TIMING, ...components.timing }
+  }
+
+  register (kind: string, handler: JobHandler, { capacity = 4 }: { capacity?: number } = {}): void {
+    kindSchema.parse(kind)
+    this.#handlers.set(kind, { handler, capacity })
+    if (this.#started) void this.#advertise()
+  }
+
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    const store = this.#c.state.store
+    await this.#advertise()
+    this.#offs.push(store.watch(JOBS_PREFIX, r => { this.#onJob(r.value as Job | null, r.key) }))
+    this.#offs.push(store.watch(CANCEL_PREFIX, r => { this.#onCancel(r.key.slice(CANCEL_PREFIX.length)) }))
+    this.#c.pubsub.topicValidators.set(jobLogsTopic(this.#c.meshId), (from, msg) => this.#validateLog(from.toString(), msg))
+    this.#c.pubsub.subscribe(jobLogsTopic(this.#c.meshId))
+    this.#scan = setInterval(() => { this.#scanAll() }, this.#t.scanMs)
+    this.#scan.unref()
+    this.#scanAll()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    clearInterval(this.#scan)
+    for (const off of this.#offs.splice(0)) off()
+    for (const t of this.#pendingClaims.values()) clearTimeout(t)
+    this.#pendingClaims.clear()
+    for (const r of this.#running.values()) {
+      clearInterval(r.renew)
+      r.controller.abort(new JobError('AGENT_STOPPING', 'the agent is stopping'))
+    }
+    this.#c.pubsub.unsubscribe(jobLogsTopic(this.#c.meshId))
+    this.#c.pubsub.topicValidators.delete(jobLogsTopic(this.#c.meshId))
+  }
+
+  async #advertise (): Promise<void> {
+    const info: AgentJobInfo = { kinds: [...this.#handlers.keys()].sort(), capacity: Object.fromEntries([...this.#handlers].map(([k, v]) => [k, v.capacity])) }
+    const current = this.#c.state.store.get<AgentJobInfo>(`${AGENTS_PREFIX}${this.#c.self}`)
+    if (JSON.stringify(current) !== JSON.stringify(info)) await this.#c.state.write(`${AGENTS_PREFIX}${this.#c.self}`, info)
+  }
+
+  // ---- the operator's side ----
+
+  async submit (init: { kind: string, selector?: string, spec?: unknown, maxAttempts?: number }): Promise<Job> {
+    const kind = kindSchema.parse(init.kind)
+    const selector = parseSelector(init.selector ?? '').text
+    const now = Date.now()
+    const job: Job = {
+      id: randomUUID(),
+      kind,
+      selector,
+      spec: init.spec ?? null,
+      status: 'queued',
+      attempts: 0,
+      maxAttempts: Math.max(1, Math.min(init.maxAttempts ?? 3, 20)),
+      claim: null,
+      result: null,
+      error: null,
+      submitter: this.#c.self,
+      createdAt: now,
+      updatedAt: now,
+      notBefore: 0
+    }
+    await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, job)
+    this.emit('job:submitted', { id: job.id, kind })
+    await this.#updateReason(job)
+    return job
+  }
+
+  get (id: string): (Job & { reason: string | null }) | undefined {
+    const job = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)
+    if (job == null) return undefined
+    return { ...job, reason: TERMINAL.has(job.status) ? null : this.#c.state.store.get<string>(`${REASON_PREFIX}${id}`) ?? null }
+  }
+
+  list (): Array<Job & { reason: string | null }> {
+    return this.#c.state.store.list<Job>(JOBS_PREFIX).map(({ value }) => this.get(value.id) as Job & { reason: string | null }).sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  async cancel (id: string): Promise<Job> {
+    const job = this.get(id)
+    if (job == null) throw new JobError('JOB_NOT_FOUND', `no job ${id}`)
+    if (TERMINAL.has(job.status)) return job
+    await this.#c.state.write(`${CANCEL_PREFIX}${id}`, { at: Date.now(), by: this.#c.self })
+    // a queued job has no claimant to finish it: the agent asked to cancel does. Should a claim
+    // race with this write, the claimant sees a terminal status and stops.
+    if (job.status === 'queued') await this.#finish(job, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled before it started' })
+    return this.get(id) as Job
+  }
+
+  /** Log lines kept so far: the stored ones of a finished job, or those seen of a running one. */
+  logs (id: string): LogLine[] {
+    const stored = this.#c.state.store.get<{ lines: LogLine[] }>(`${LOGS_PREFIX}${id}`)
+    if (stored != null) return stored.lines
+    return this.#seen.get(id) ?? []
+  }
+
+  readonly #seen = new Map<string, LogLine[]>()
+
+  #remember (line: LogLine): void {
+    let lines = this.#seen.get(line.id)
+    if (lines == null) {
+      if (this.#seen.size > 200) this.#seen.delete(this.#seen.keys().next().value as string)
+      lines = []
+      this.#seen.set(line.id, lines)
+    }
+    if (lines.length < MAX_LOG_LINES) lines.push(line)
+    this.emit('job:log', line)
+  }
+
+  async #updateReason (job: Job): Promise<void> {
+    let reason: string | null = null
+    if (!TERMINAL.has(job.status) && job.status === 'queued') {
+      const sel = parseSelector(job.selector)
+      const matching = this.#c.members().filter(m => sel.matches(m.tags))
+      if (matching.length === 0) reason = `no agent matches selector "${job.selector}"`
+      else if (!matching.some(m => this.#handles(m.peerId, job.kind))) reason = `no agent matching "${job.selector}" handles job kind "${job.kind}"`
+    }
+    const key = `${REASON_PREFIX}${job.id}`
+    if ((this.#c.state.store.get<string>(key) ?? null) !== reason) await this.#c.state.write(key, reason)
+  }
+
+  #handles (peer: string, kind: string): boolean {
+    return this.#c.state.store.get<AgentJobInfo>(`${AGENTS_PREFIX}${peer}`)?.kinds.includes(kind) === true
+  }
+
+  // ---- the agents' side ----
+
+  #scanAll (): void {
+    for (const { value } of this.#c.state.store.list<Job>(JOBS_PREFIX)) {
+      if (TERMINAL.has(value.status)) continue
+      this.#consider(value)
+      if (value.submitter === this.#c.self) void this.#updateReason(value).catch(() => {})
+    }
+  }
+
+  #onJob (job: Job | null, key: string): void {
+    const id = key.slice(JOBS_PREFIX.length)
+    const running = this.#running.get(id)
+    if (running != null && (job == null || job.claim?.peer !== this.#c.self || TERMINAL.has(job.status))) {
+      this.metrics.lostClaims++
+      running.controller.abort(new JobError('CLAIM_LOST', 'another agent holds the claim'))
+    }
+    if (job != null && !TERMINAL.has(job.status)) this.#consider(job)
+  }
+
+  #onCancel (id: string): void {
+    this.#running.get(id)?.controller.abort(new JobError('CANCELLED', 'cancelled by the operator'))
+    const pending = this.#pendingClaims.get(id)
+    if (pending != null) { clearTimeout(pending); this.#pendingClaims.delete(id) }
+    const job = this.get(id)
+    if (job != null && job.status === 'queued' && job.submitter === this.#c.self) void this.#finish(job, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled before it started' })
+  }
+
+  #claimable (job: Job, now = Date.now()): boolean {
+    if (TERMINAL.has(job.status)) return false
+    if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) return false
+    if (job.status === 'queued') return job.notBefore <= now
+    return job.claim != null && job.claim.until < now
+  }
+
+  #free (kind: string): boolean {
+    const h = this.#handlers.get(kind)
+    if (h == null) return false
+    let n = 0
+    for (const id of this.#running.keys()) if (this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)?.kind === kind) n++
+    return n < h.capacity
+  }
+
+  #consider (job: Job): void {
+    if (this.#running.has(job.id) || this.#pendingClaims.has(job.id)) return
+    if (!this.#claimable(job) || !this.#free(job.kind)) return
+    const sel = parseSelector(job.selector)
+    const members = this.#c.members()
+    const me = members.find(m => m.peerId === this.#c.self)
+    if (me == null || !sel.matches(me.tags)) return
+    const expired = job.status !== 'queued' ? job.claim?.peer : undefined
+    const candidates = members
+      .filter(m => m.peerId !== expired && sel.matches(m.tags) && (m.peerId === this.#c.self || this.#handles(m.peerId, job.kind)))
+      .map(m => ({ peer: m.peerId, score: rendezvous(job.id, job.attempts, m.peerId) }))
+      .sort((a, b) => a.score < b.score ? 1 : a.score > b.score ? -1 : 0)
+    const rank = Math.max(0, candidates.findIndex(c => c.peer === this.#c.self))
+    const delay = rank * this.#t.rankStepMs
+    const t = setTimeout(() => {
+      this.#pendingClaims.delete(job.id)
+      void this.#claim(job.id).catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
+    }, delay)
+    t.unref()
+    this.#pendingClaims.set(job.id, t)
+  }
+
+  async #claim (id: string): Promise<void> {
+    const store = this.#c.state.store
+    const job = store.get<Job>(`${JOBS_PREFIX}${id}`)
+    if (job == null || this.#running.has(id) || !this.#claimable(job) || !this.#free(job.kind)) return
+    const handler = this.#handlers.get(job.kind)
+    if (handler == null) return
+    if (job.status !== 'queued') this.metrics.takeovers++
+    if (job.attempts >= job.maxAttempts) {
+      await this.#finish(job, 'failed', null, { code: 'ATTEMPTS_EXHAUSTED', message: `gave up after ${job.attempts} attempts (the last claimant stopped renewing its lease)` })
+      return
+    }
+    const controller = new AbortController()
+    const running: Running = { controller, lines: [], renew: setInterval(() => { void this.#renew(id) }, Math.floor(this.#t.leaseMs / 3)) }
+    running.renew.unref()
+    this.#running.set(id, running)
+    try {
+      const claimed: Job = { ...job, status: 'claimed', attempts: job.attempts + 1, claim: { peer: this.#c.self, until: Date.now() + this.#t.leaseMs, attempt: job.attempts + 1 }, updatedAt: Date.now() }
+      await this.#c.state.write(`${JOBS_PREFIX}${id}`, claimed)
+      await sleep(this.#t.settleMs)
+      const now = store.get<Job>(`${JOBS_PREFIX}${id}`)
+      if (now?.claim?.peer !== this.#c.self || controller.signal.aborted) {
+        this.metrics.lostClaims++
+        return
+      }
+      this.metrics.claimed++
+      this.emit('job:claimed', { id, peer: this.#c.self })
+      const started: Job = { ...now, status: 'running', updatedAt: Date.now() }
+      await this.#c.state.write(`${JOBS_PREFIX}${id}`, started)
+      await this.#run(started, handler.handler, running)
+    } finally {
+      clearInterval(running.renew)
+      this.#running.delete(id)
+      // a slot is free: look for the next job at once
+      setImmediate(() => { if (this.#started) this.#scanAll() })
+    }
+  }
+
+  async #run (job: Job, handler: JobHandler, running: Running): Promise<void> {
+    let seq = 0
+    const log = (line: string): void => {
+      const l: LogLine = { id: job.id, seq: seq++, at: Date.now(), line: line.slice(0, MAX_LINE) }
+      if (running.lines.length < MAX_LOG_LINES) running.lines.push(l)
+      this.#remember(l)
+      void this.#c.pubsub.publish(jobLogsTopic(this.#c.meshId), new TextEncoder().encode(JSON.stringify(l))).catch(() => {})
+    }
+    let result: unknown = null
+    let error: { code: string, message: string } | null = null
+    try {
+      result = await handler({ job, spec: job.spec, signal: running.controller.signal, log }) ?? null
+    } catch (err) {
+      const e = err as { code?: string, message?: string }
+      error = { code: typeof e.code === 'string' ? e.code : 'JOB_FAILED', message: String(e.message ?? err).slice(0, 2000) }
+    }
+    const current = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${job.id}`)
+    if (current?.claim?.peer !== this.#c.self || TERMINAL.has(current.status)) return // lost the claim: the winner reports
+    await this.#storeLogs(job.id, running.lines)
+    if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) {
+      await this.#finish(current, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by the operator' })
+    } else if (error == null) {
+      await this.#finish(current, 'succeeded', result, null)
+    } else if (current.attempts < current.maxAttempts) {
+      const backoff = Math.min(30_000, 1000 * 2 ** (current.attempts - 1))
+      await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, { ...current, status: 'queued', error, claim: null, notBefore: Date.now() + backoff, updatedAt: Date.now() })
+    } else {
+      await this.#finish(current, 'failed', null, error)
+    }
+  }
+
+  async #storeLogs (id: string, lines: LogLine[]): Promise<void> {
+    const kept = [...lines]
+    while (kept.length > 0 && JSON.stringify(kept).length > MAX_LOG_BYTES) kept.shift()
+    await this.#c.state.write(`${LOGS_PREFIX}${id}`, { lines: kept, truncated: kept.length < lines.length })
+  }
+
+  async #finish (job: Job, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: Job['error']): Promise<void> {
+    await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, { ...job, status, result, error, updatedAt: Date.now() })
+    this.metrics[status]++
+    this.emit('job:finished', { id: job.id, status })
+  }
+
+  async #renew (id: string): Promise<void> {
+    const job = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)
+    if (job?.claim?.peer !== this.#c.self || TERMINAL.has(job.status)) return
+    await this.#c.state.write(`${JOBS_PREFIX}${id}`, { ...job, claim: { ...job.claim, until: Date.now() + this.#t.leaseMs }, updatedAt: Date.now() }).catch(() => {})
+  }
+
+  #validateLog (from: string, msg: Message): TopicValidatorResult {
+    const members = new Set(this.#c.members().map(m => m.peerId))
+    if (msg.type !== 'signed' || !members.has(from) || !members.has(msg.from.toString()) || msg.data.byteLength > MAX_LINE * 2 + 512) return TopicValidatorResult.Reject
+    try {
+      const l = JSON.parse(new TextDecoder().decode(msg.data)) as LogLine
+      if (typeof l.id !== 'string' || typeof l.seq !== 'number' || typeof l.line !== 'string' || typeof l.at !== 'number') return TopicValidatorResult.Reject
+      this.#remember({ id: l.id.slice(0, 64), seq: l.seq, at: l.at, line: l.line.slice(0, MAX_LINE) })
+      return TopicValidatorResult.Accept
+    } catch {
+      return TopicValidatorResult.Reject
+    }
+  }
+}
+
+/** Highest-random-weight score of a peer for one attempt of a job. */
+export function rendezvous (jobId: string, attempt: number, peer: string): string {
+  return createHash('sha256').update(`${jobId}\u0000${attempt}\u0000${peer}`).digest('hex')
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
