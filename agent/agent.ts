@@ -6,6 +6,7 @@
  * console.info(agent.status())
  * await agent.stop()
  */
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
@@ -78,11 +79,12 @@ export class Agent {
   readonly #mesh: Mesh
   readonly #membership: MembershipService
   readonly #replication: Replication
+  readonly #blocked: Set<string>
   readonly #addrs: Sublevel<string[]>
   #control?: { close: () => Promise<void> }
   #stopping?: Promise<void>
 
-  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]> }) {
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string> }) {
     this.#config = parts.config
     this.#log = parts.log
     this.#store = parts.store
@@ -90,6 +92,7 @@ export class Agent {
     this.#mesh = parts.mesh
     this.#membership = parts.membership
     this.#replication = parts.replication
+    this.#blocked = parts.blocked
     this.#addrs = parts.addrs
     this.mode = parts.mode
     this.peerId = parts.node.peerId.toString()
@@ -129,6 +132,7 @@ export class Agent {
     // the gate reads the registry through this indirection: before a join there is none
     let registry: MemberRegistry | undefined = mesh?.registry
     let refused = 0
+    const blocked = new Set<string>()
     const node = await createNode({
       privateKey: identity,
       listen: [...config.listen],
@@ -137,6 +141,7 @@ export class Agent {
       admission: {
         isMember: peer => registry?.isMember(peer) === true,
         isRevoked: peer => registry?.isRevoked(peer) === true,
+        isBlocked: peer => blocked.has(peer),
         onRefused: () => { refused++ }
       }
     })
@@ -172,7 +177,7 @@ export class Agent {
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
       const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
-      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs') })
+      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked })
       await agent.#wire(meshFile?.bootstrap ?? [])
       listenThroughRelays(node, config.listen)
       return agent
@@ -308,6 +313,20 @@ export class Agent {
       revoke: async peerId => { await this.#membership.revoke(peerId) },
       setTags: async tags => { await this.#membership.setSelfTags(tags) },
       metrics: () => this.metrics(),
+      state: {
+        list: prefix => this.#replication.state.store.list(prefix).map(({ key, record }) => ({ key, stamp: record.stamp, author: record.author })),
+        digest: () => ({ records: this.#replication.state.store.size, digest: createHash('sha256').update(this.#replication.state.store.digests().join('')).digest('hex') })
+      },
+      testHooks: this.#config.testHooks
+        ? {
+            block: async peers => {
+              this.#blocked.clear()
+              for (const p of peers) this.#blocked.add(p)
+              await Promise.all(peers.map(async p => { await Promise.resolve(this.#node.hangUp(peerIdFromString(p))).catch(() => {}) }))
+              if (peers.length === 0) await this.#dialKnown([])
+            }
+          }
+        : undefined,
       jobs: this.#jobsApi(),
       events: this.events
     }

@@ -32,7 +32,9 @@ export const agentConfigSchema = z.object({
   /** Tags given explicitly (flags, env or file): only then are they (re)published at start. */
   tagsGiven: z.boolean(),
   join: z.string().max(8192).optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** CTPF_TEST_HOOKS=1: routes under /v1/test that tests use to cut connections. Never in production. */
+  testHooks: z.boolean()
 }).strict()
 
 export type AgentConfig = Readonly<z.infer<typeof agentConfigSchema>>
@@ -117,7 +119,8 @@ export function loadConfig (flags: AgentFlags, env: NodeJS.ProcessEnv = process.
     tags: tags ?? {},
     tagsGiven: tags != null,
     join,
-    logLevel: flags.logLevel ?? env.CTPF_LOG_LEVEL ?? file.logLevel ?? 'info'
+    logLevel: flags.logLevel ?? env.CTPF_LOG_LEVEL ?? file.logLevel ?? 'info',
+    testHooks: env.CTPF_TEST_HOOKS === '1'
   }
   const parsed = agentConfigSchema.safeParse(candidate)
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeIssues(parsed.error)}`)

@@ -60,8 +60,16 @@ export interface JobsApi {
   onFinished: (id: string, fn: () => void) => () => void
 }
 
+export interface StateApi {
+  list: (prefix: string) => Array<{ key: string, stamp: { t: number, c: number }, author: string }>
+  digest: () => { records: number, digest: string }
+}
+
 export interface ControlApi {
   jobs: JobsApi
+  state: StateApi
+  /** Present only with CTPF_TEST_HOOKS=1. */
+  testHooks?: { block: (peers: string[]) => Promise<void> }
   status: () => StatusView
   members: () => MemberView[]
   peers: () => PeerView[]
@@ -96,3 +104,8 @@ export const jobSchema = z.object({
 export const jobsSchema = z.array(jobSchema)
 export const jobIdSchema = z.object({ id: z.string().uuid() })
 export const logLineSchema = z.object({ id: z.string(), seq: z.number(), at: z.number(), line: z.string() })
+
+export const statePrefixSchema = z.object({ prefix: z.string().max(256).default('') })
+export const stateEntriesSchema = z.array(z.object({ key: z.string(), stamp: z.object({ t: z.number(), c: z.number() }), author: z.string() }))
+export const stateDigestSchema = z.object({ records: z.number(), digest: z.string() })
+export const blockSchema = z.object({ peers: z.array(peerIdSchema).max(1000) }).strict()

@@ -1,7 +1,7 @@
 /** The OpenAPI 3.1 document of the control API, generated from the same zod schemas that validate it. */
 import { z } from 'zod'
 import {
-  jobSchema, jobSubmitSchema, jobsSchema, logLineSchema,
+  jobSchema, jobSubmitSchema, jobsSchema, logLineSchema, stateDigestSchema, stateEntriesSchema,
   errorSchema, inviteRequestSchema, inviteResponseSchema, membersSchema, metricsSchema, okSchema,
   peersSchema, statusSchema, tagsRequestSchema
 } from './api.js'
@@ -53,6 +53,8 @@ export function openApiDocument (version: string): object {
           responses: { '200': { description: 'log lines', content: { 'application/x-ndjson': { schema: z.toJSONSchema(logLineSchema) } } } }
         }
       },
+      '/state': { get: { summary: 'Keys of the replicated state under a prefix, with stamp and author', parameters: [{ name: 'prefix', in: 'query', required: false, schema: { type: 'string' } }], responses: ok(stateEntriesSchema) } },
+      '/state/digest': { get: { summary: 'Record count and a digest of the whole state: equal digests, equal state', responses: ok(stateDigestSchema) } },
       '/metrics': { get: { summary: 'Counters of this agent', responses: ok(metricsSchema) } },
       '/events': {
         get: {

@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import { z } from 'zod'
 import { describeIssues } from '../config.js'
 import { AddressInUseError } from '../errors.js'
-import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema } from './api.js'
+import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema, statePrefixSchema, blockSchema } from './api.js'
 import { HttpError, httpStatusOf } from './errors.js'
 import { jobRoutes } from './jobs.js'
 import { openApiDocument } from './openapi.js'
@@ -83,6 +83,16 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   })
 
   jobRoutes(app, prefix, api.jobs, parse)
+  app.get(`${prefix}/state`, async req => api.state.list(parse(statePrefixSchema, req.query).prefix))
+  app.get(`${prefix}/state/digest`, async () => api.state.digest())
+  const hooks = api.testHooks
+  if (hooks != null) {
+    logger.warn('test hooks are on (CTPF_TEST_HOOKS=1): /v1/test routes can cut this agent\'s connections')
+    app.put(`${prefix}/test/blocked`, async req => {
+      await hooks.block(parse(blockSchema, req.body).peers)
+      return { ok: true }
+    })
+  }
 
   app.get(`${prefix}/events`, (req, reply) => {
     reply.hijack()

@@ -10,6 +10,8 @@ import type { ConnectionGater, PeerId, StreamHandler, StreamHandlerOptions, Abor
 export interface Admission {
   isMember: (peerId: string) => boolean
   isRevoked: (peerId: string) => boolean
+  /** Peers cut off at the connection layer for now (a test partition); revoked ones need not be listed. */
+  isBlocked?: (peerId: string) => boolean
   /** Called for every refused stream, for metrics and rate-limited logs. */
   onRefused?: (peerId: string, protocol: string) => void
 }
@@ -56,11 +58,13 @@ export function membershipGate (init: MembershipGateInit): (components: GateComp
 }
 
 export function meshConnectionGater (admission: Admission): ConnectionGater {
-  const revoked = (peer: PeerId): boolean => admission.isRevoked(peer.toString())
+  const revoked = (peer: PeerId): boolean => admission.isRevoked(peer.toString()) || admission.isBlocked?.(peer.toString()) === true
+  const blocked = (peer: PeerId): boolean => admission.isBlocked?.(peer.toString()) === true
   return {
     // inbound connections of revoked peers are let through the handshake so that the join
     // protocol can tell them why they are refused; the membership service closes them
     denyDialPeer: revoked,
+    denyInboundEncryptedConnection: blocked,
     denyOutboundEncryptedConnection: revoked,
     denyInboundRelayReservation: (peer) => !admission.isMember(peer.toString()),
     denyOutboundRelayedConnection: (src, dst) => !(admission.isMember(src.toString()) && admission.isMember(dst.toString())),

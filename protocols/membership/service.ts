@@ -78,7 +78,7 @@ export class MembershipService {
     libp2p.addEventListener('connection:open', this.#onConnectionOpen)
     libp2p.addEventListener('peer:connect', this.#onPeerConnect)
     this.#unsubscribe.push(registry.on('member:revoked', ({ peerId }) => { void this.#disconnect(peerId) }))
-    const antiEntropy = setInterval(() => { void this.#syncRandom() }, 30_000)
+    const antiEntropy = setInterval(() => { void this.#syncRandom() }, 5_000)
     antiEntropy.unref()
     this.#timers.add(antiEntropy)
   }
