@@ -159,3 +159,15 @@ describe('DHCP codec', () => {
     expectCode(() => encode({ op: 2, xid: 1, chaddr: MAC, options: { clientUuid: 'nope' } }), 'ERR_DHCP_INVALID_OPTION')
   })
 })
+
+describe('IPv4 helpers', () => {
+  it('parse exactly the dotted quads and nothing else', async () => {
+    const { ipToInt, intToIp } = await import('../../../protocols/dhcp/index.js')
+    expect(ipToInt('0.0.0.0')).toBe(0)
+    expect(ipToInt('255.255.255.255')).toBe(0xffffffff)
+    expect(intToIp(ipToInt('10.1.200.7'))).toBe('10.1.200.7')
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3', '1.2.3.', '256.1.1.1', '1.2.3.4 ', '1.2.3.0004', 'a.b.c.d', '1.2.3.-4']) {
+      expectCode(() => ipToInt(bad), 'ERR_DHCP_ENCODE')
+    }
+  })
+})

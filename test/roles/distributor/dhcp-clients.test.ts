@@ -28,7 +28,7 @@ esac
 exit 0
 `
 
-describePrivileged('DHCP server with real clients in network namespaces', ['ip', 'udhcpc', 'dhclient', 'setpriv'], () => {
+describePrivileged('DHCP server with real clients in network namespaces', ['ip', 'udhcpc', 'dhclient'], () => {
   const tag = uniqueTag()
   const net = `10.233.${Math.floor(Math.random() * 200) + 20}`
   const nss = new Namespaces()

@@ -38,9 +38,11 @@ describe('DHCP server under UDP fuzzing', () => {
     const rand = prng(20261122)
     const BATCH = 100
     for (let sent = 0; sent < PACKETS; sent += BATCH) {
-      await Promise.all(Array.from({ length: BATCH }, async () => {
+      await Promise.all(Array.from({ length: BATCH }, async (_, i) => {
         const pkt = hostilePacket(rand)
-        await new Promise<void>(resolve => sender.send(pkt, p.server, '127.0.0.1', () => resolve()))
+        // one in ten goes to the PXE boot-server port, which has its own request path
+        const port = i % 10 === 0 ? p.pxe : p.server
+        await new Promise<void>(resolve => sender.send(pkt, port, '127.0.0.1', () => resolve()))
       }))
       // pace on the server's own counter so datagrams are processed, not dropped by a full socket buffer
       const target = sent + BATCH

@@ -318,5 +318,10 @@ describe('DHCP server lifecycle', () => {
       .toThrow(expect.objectContaining({ code: 'ERR_DHCP_INVALID_CONFIG' }))
     expect(() => createDhcpServer({ ...loopbackConfig(p), serverAddress: '10.0.0.1' }, { logger: quietLogger, leaseStore: new MemoryLeaseStore() }))
       .toThrow(/inside no configured subnet/)
+    // the BOOTP file field holds 127 bytes
+    expect(() => createDhcpServer({ ...loopbackConfig(p), boot: { files: { bios: 'x'.repeat(128) } } }, { logger: quietLogger, leaseStore: new MemoryLeaseStore() }))
+      .toThrow(expect.objectContaining({ code: 'ERR_DHCP_INVALID_CONFIG' }))
+    expect(() => createDhcpServer({ ...loopbackConfig(p), subnets: [{ ...loopbackConfig(p).subnets[0]!, range: { start: '127.0.0.200', end: '127.0.0.100' } }] }, { logger: quietLogger, leaseStore: new MemoryLeaseStore() }))
+      .toThrow(/not an ordered range/)
   })
 })
