@@ -5,12 +5,8 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { MemberRegistry, MembershipService, ROOT_ISSUER, meshIdFromRoot, membersTopic, signRecord } from '../../../protocols/membership/index.js'
 import type { AnyRecord, MemberRecord, TagsRecord } from '../../../protocols/membership/index.js'
-import type { Sublevel } from '../../../store/index.js'
+import { memorySublevel } from '../../helpers/memory-sublevel.js'
 
-function memorySublevel<V> (): Sublevel<V> {
-  const map = new Map<string, V>()
-  return { get: async k => map.get(k), put: async (k, v) => { map.set(k, v) }, del: async k => { map.delete(k) }, entries: async function * () { yield * map.entries() }, batch: async () => {} }
-}
 
 /** A pubsub fake that keeps what the service registers, so the validator can be called as gossipsub would. */
 function fakePubsub (): any {

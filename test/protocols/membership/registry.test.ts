@@ -3,21 +3,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { MemberRegistry, ROOT_ISSUER, meshIdFromRoot, signRecord } from '../../../protocols/membership/index.js'
 import type { AnyRecord, MemberRecord, Revocation, TagsRecord } from '../../../protocols/membership/index.js'
-import type { Sublevel } from '../../../store/index.js'
+import { memorySublevel } from '../../helpers/memory-sublevel.js'
 import type { PrivateKey } from '@libp2p/interface'
 
-/** An in-memory Sublevel: the registry's persistence behind its small interface. */
-function memorySublevel<V> (): Sublevel<V> & { map: Map<string, V> } {
-  const map = new Map<string, V>()
-  return {
-    map,
-    get: async k => map.get(k),
-    put: async (k, v) => { map.set(k, v) },
-    del: async k => { map.delete(k) },
-    entries: async function * () { yield * map.entries() },
-    batch: async ops => { for (const o of ops) o.type === 'put' ? map.set(o.key, o.value) : map.delete(o.key) }
-  }
-}
 
 async function mesh (): Promise<{ root: PrivateKey, meshId: string, registry: MemberRegistry, store: ReturnType<typeof memorySublevel<AnyRecord>> }> {
   const root = await generateKeyPair('Ed25519')
