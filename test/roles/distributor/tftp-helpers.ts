@@ -5,7 +5,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { decode, encode, type TftpPacket } from '../../../protocols/tftp/index.js'
 import {
   createTftpServer, DirectoryFileSource, type FileSource, type TftpServer, type TftpServerInit
@@ -66,10 +66,17 @@ export async function makeTree (extra: Record<string, number> = {}): Promise<Tre
   return { root, files, cleanup: async () => { await rm(base, { recursive: true, force: true }) } }
 }
 
-export async function startServer (init: TftpServerInit, files: FileSource): Promise<{ server: TftpServer, port: number }> {
-  const server = createTftpServer({ address: '127.0.0.1', port: 0, ...init }, { logger: silentLogger, files })
+export async function startServer (init: TftpServerInit, files: FileSource, logger: Logger = silentLogger): Promise<{ server: TftpServer, port: number }> {
+  const server = createTftpServer({ address: '127.0.0.1', port: 0, ...init }, { logger, files })
   await server.start()
   return { server, port: server.address?.port as number }
+}
+
+/** A logger that keeps every line as a parsed object. */
+export function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write (line: string) { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  return { logger, lines }
 }
 
 export function directory (root: string): FileSource {

@@ -129,14 +129,15 @@ describePrivileged('TFTP server on a privileged port', [], () => {
   it('gives a typed error naming the missing privilege when not root', async () => {
     // Drop the effective uid only: the kernel clears effective capabilities, and we can come back.
     const server = createTftpServer({ address: '127.0.0.1', port: 69 }, { logger: silentLogger, files: directory(tree.root) })
-    process.seteuid(65534)
+    const seteuid = process.seteuid as (id: number) => void
+    seteuid(65534)
     let err: unknown
     try {
       await server.start()
     } catch (e) {
       err = e
     } finally {
-      process.seteuid(0)
+      seteuid(0)
     }
     expect(err).toMatchObject({ code: 'ERR_TFTP_PRIVILEGED_PORT' })
     expect((err as Error).message).toMatch(/root or CAP_NET_BIND_SERVICE/)

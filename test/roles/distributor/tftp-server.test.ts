@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TFTP_ERROR, TftpRemoteError, fetchFile, type TftpPacket } from '../../../protocols/tftp/index.js'
 import type { FileServedEvent, TftpServer, TransferFailedEvent } from '../../../roles/distributor/tftp/index.js'
-import { RawClient, directory, makeTree, sha256, startServer, type Tree } from './tftp-helpers.js'
+import { LossyProxy, RawClient, directory, makeTree, sha256, startServer, type Tree } from './tftp-helpers.js'
 
 let tree: Tree
 let server: TftpServer
@@ -9,7 +9,7 @@ let port: number
 
 beforeAll(async () => {
   // 8-byte blocks make a 600 KB file cross the 65535 → 0 block-number wrap
-  tree = await makeTree({ 'rollover.bin': 65536 * 8 + 8 * 1000 + 3, 'window.bin': 3 * 1024 * 1024 + 17 })
+  tree = await makeTree({ 'rollover.bin': 65536 * 8 + 8 * 1000 + 3, 'window.bin': 3 * 1024 * 1024 + 17, 'lossy.bin': 512 * 1024 + 9 })
   ;({ server, port } = await startServer({ timeoutMs: 200, maxRetries: 3, maxBlksize: 1468, maxWindowsize: 32 }, directory(tree.root)))
 })
 
@@ -81,6 +81,35 @@ describe('TFTP server, read transfers', () => {
     } finally { await c.close() }
   })
 
+  it('serves netascii requests byte for byte as stored (no line-ending conversion)', async () => {
+    const r = await fetchFile({ address: '127.0.0.1', port, filename: 'small.bin', mode: 'netascii', tsize: true })
+    expect(sha256(r.data)).toBe(sha256(tree.files['small.bin'] as Buffer))
+    expect(r.negotiated.get('tsize')).toBe('1000')
+  })
+
+  it('honours the RFC 2349 timeout option and echoes it', async () => {
+    const c = await RawClient.open()
+    try {
+      c.send({ type: 'RRQ', filename: 'small.bin', mode: 'octet', options: new Map([['timeout', '1'], ['tsize', '0']]) }, port)
+      const oack = await c.next()
+      expect(oack?.packet).toEqual({ type: 'OACK', options: new Map([['timeout', '1'], ['tsize', '1000']]) })
+      // the server's own timeout is 200 ms: with timeout=1 the OACK comes again only after ~1 s
+      const t0 = Date.now()
+      const again = await c.next(2000)
+      expect(again?.packet.type).toBe('OACK')
+      expect(Date.now() - t0).toBeGreaterThan(800)
+      c.send({ type: 'ERROR', code: 0, message: 'bye' }, oack?.rinfo.port as number)
+    } finally { await c.close() }
+  })
+
+  it('serves over IPv6', async () => {
+    const v6 = await startServer({ address: '::1' }, directory(tree.root))
+    try {
+      const r = await fetchFile({ address: '::1', port: v6.port, filename: 'sub/nested.bin', blksize: 1000, windowsize: 2 })
+      expect(sha256(r.data)).toBe(sha256(tree.files['sub/nested.bin'] as Buffer))
+    } finally { await v6.server.stop() }
+  })
+
   it('rolls block numbers over from 65535 to 0 and still delivers every byte', async () => {
     const served = nextEvent('file:served', e => e.file === 'rollover.bin')
     const r = await fetchFile({ address: '127.0.0.1', port, filename: 'rollover.bin', blksize: 8, windowsize: 16, timeoutMs: 1000 })
@@ -119,6 +148,15 @@ describe('TFTP server, loss and duplicates', () => {
       expect(datas).toBe(9) // 4321 bytes = 8 full blocks + 1, each sent exactly once
     } finally { await c.close() }
   })
+
+  it('completes a windowed transfer through a path that drops every 7th datagram', async () => {
+    const proxy = await LossyProxy.start(port, 7)
+    try {
+      const r = await fetchFile({ address: '127.0.0.1', port: proxy.port, filename: 'lossy.bin', blksize: 1468, windowsize: 8, timeoutMs: 300, retries: 10 })
+      expect(sha256(r.data)).toBe(sha256(tree.files['lossy.bin'] as Buffer))
+      expect(proxy.dropped).toBeGreaterThan(40)
+    } finally { proxy.close() }
+  }, 60_000)
 
   it('retransmits DATA after a lost ACK and resumes', async () => {
     const c = await RawClient.open()
