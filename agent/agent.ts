@@ -26,6 +26,8 @@ import {
 } from './datadir.js'
 import { createNode, listenThroughRelays } from './node.js'
 import { startReplication } from './replication.js'
+import { startDistributor } from './distributor.js'
+import type { Distributor } from '../roles/distributor/index.js'
 import type { Replication } from './replication.js'
 import type { AgentNode } from './node.js'
 import type { ControlApi, JobView, JobsApi, PeerView, StatusView } from './control/api.js'
@@ -80,11 +82,12 @@ export class Agent {
   readonly #membership: MembershipService
   readonly #replication: Replication
   readonly #blocked: Set<string>
+  readonly #distributor?: Distributor
   readonly #addrs: Sublevel<string[]>
   #control?: { close: () => Promise<void> }
   #stopping?: Promise<void>
 
-  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string> }) {
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor }) {
     this.#config = parts.config
     this.#log = parts.log
     this.#store = parts.store
@@ -93,6 +96,7 @@ export class Agent {
     this.#membership = parts.membership
     this.#replication = parts.replication
     this.#blocked = parts.blocked
+    this.#distributor = parts.distributor
     this.#addrs = parts.addrs
     this.mode = parts.mode
     this.peerId = parts.node.peerId.toString()
@@ -177,7 +181,8 @@ export class Agent {
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
       const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
-      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked })
+      const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, log }) : undefined
+      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor })
       await agent.#wire(meshFile?.bootstrap ?? [])
       listenThroughRelays(node, config.listen)
       return agent
@@ -334,14 +339,18 @@ export class Agent {
 
   metrics (): Record<string, number> {
     const { state, jobs, counters } = this.#replication
-    const prefixed = (p: string, o: object): Record<string, number> => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}${k[0].toUpperCase()}${k.slice(1)}`, Number(v)]))
+    const prefixed = (p: string, o: object): Record<string, number> => Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number').map(([k, v]) => [`${p}${k[0].toUpperCase()}${k.slice(1)}`, v as number]))
     return {
       ...this.#membership.metrics,
       ...prefixed('state', state.metrics),
       ...prefixed('stateRefused', state.store.refused),
       stateRecords: state.store.size,
       ...prefixed('jobs', jobs.metrics),
-      probeRuns: counters.probeRuns
+      probeRuns: counters.probeRuns,
+      ...prefixed('dhcp', this.#distributor?.dhcp?.metrics ?? {}),
+      ...prefixed('tftp', this.#distributor?.tftp?.metrics ?? {}),
+      ...prefixed('dns', this.#distributor?.dns?.metrics ?? {}),
+      ...prefixed('httpBoot', this.#distributor?.http.metrics ?? {})
     }
   }
 
@@ -365,6 +374,7 @@ export class Agent {
     this.#stopping ??= (async () => {
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
+      await this.#distributor?.stop().catch(err => { this.#log.warn({ err }, 'distributor did not stop cleanly') })
       await this.#replication.stop().catch(() => {})
       await this.#membership.stop().catch(() => {})
       await Promise.resolve(this.#node.stop()).catch((err: unknown) => { this.#log.warn({ err }, 'libp2p did not stop cleanly') })

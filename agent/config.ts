@@ -34,7 +34,8 @@ export const agentConfigSchema = z.object({
   join: z.string().max(8192).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** CTPF_TEST_HOOKS=1: routes under /v1/test that tests use to cut connections. Never in production. */
-  testHooks: z.boolean()
+  testHooks: z.boolean(),
+  distributor: z.unknown().optional()
 }).strict()
 
 export type AgentConfig = Readonly<z.infer<typeof agentConfigSchema>>
@@ -57,7 +58,9 @@ const fileSchema = z.object({
   control: z.string().optional(),
   tags: z.record(z.string(), z.string()).optional(),
   joinFile: z.string().optional(),
-  logLevel: z.string().optional()
+  logLevel: z.string().optional(),
+  /** The distributor role's section; validated by roles/distributor's schema. */
+  distributor: z.unknown().optional()
 }).strict()
 
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -120,7 +123,8 @@ export function loadConfig (flags: AgentFlags, env: NodeJS.ProcessEnv = process.
     tagsGiven: tags != null,
     join,
     logLevel: flags.logLevel ?? env.CTPF_LOG_LEVEL ?? file.logLevel ?? 'info',
-    testHooks: env.CTPF_TEST_HOOKS === '1'
+    testHooks: env.CTPF_TEST_HOOKS === '1',
+    distributor: file.distributor
   }
   const parsed = agentConfigSchema.safeParse(candidate)
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeIssues(parsed.error)}`)

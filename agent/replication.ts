@@ -26,6 +26,7 @@ export function agentWriteRules (): WriteRules {
     .allow('jobreason/', 'member')
     .allow('joblogs/', 'member')
     .allow('agents/', 'self')
+    .allow('sightings/', 'member')
 }
 
 export async function startReplication (init: { self: string, meshId: string, privateKey: PrivateKey, registry: MemberRegistry, db: Store, node: AgentNode, log: Logger }): Promise<Replication> {

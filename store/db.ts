@@ -8,6 +8,7 @@
  * await members.put(peerId, record)
  */
 import { Level } from 'level'
+import type { AbstractLevel } from 'abstract-level'
 import { StoreCorruptError, StoreLockedError, StoreSchemaError } from './errors.js'
 
 export const SCHEMA_VERSION = 1
@@ -23,6 +24,8 @@ export interface Sublevel<V> {
 
 export interface Store {
   sublevel: <V>(name: string) => Sublevel<V>
+  /** The level sublevel itself, for stores that manage their own encodings and batches (leases). */
+  raw: (name: string) => AbstractLevel<any, string, any>
   close: () => Promise<void>
 }
 
@@ -64,6 +67,7 @@ export async function openStore (dir: string): Promise<Store> {
         batch: async ops => { await sub.batch(ops) }
       }
     },
+    raw: (name: string) => db.sublevel<string, any>(name, {}) as unknown as AbstractLevel<any, string, any>,
     close: async () => { await db.close() }
   }
 }
