@@ -57,14 +57,27 @@ export function membershipGate (init: MembershipGateInit): (components: GateComp
   }
 }
 
+/** A revoked peer gets one handshake per this period, to be told why on the join protocol. */
+export const REVOKED_RETELL_MS = 60_000
+
 export function meshConnectionGater (admission: Admission): ConnectionGater {
   const revoked = (peer: PeerId): boolean => admission.isRevoked(peer.toString()) || admission.isBlocked?.(peer.toString()) === true
-  const blocked = (peer: PeerId): boolean => admission.isBlocked?.(peer.toString()) === true
+  const told = new Map<string, number>()
+  const refuseInbound = (peer: PeerId): boolean => {
+    const id = peer.toString()
+    if (admission.isBlocked?.(id) === true) return true
+    if (!admission.isRevoked(id)) return false
+    const now = Date.now()
+    if (now - (told.get(id) ?? 0) < REVOKED_RETELL_MS) return true
+    if (told.size > 10_000) told.clear()
+    told.set(id, now)
+    return false
+  }
   return {
-    // inbound connections of revoked peers are let through the handshake so that the join
-    // protocol can tell them why they are refused; the membership service closes them
+    // a revoked peer's inbound connection is let through the handshake once a minute, so
+    // that the join protocol can tell it why it is refused; the membership service closes it
     denyDialPeer: revoked,
-    denyInboundEncryptedConnection: blocked,
+    denyInboundEncryptedConnection: refuseInbound,
     denyOutboundEncryptedConnection: revoked,
     denyInboundRelayReservation: (peer) => !admission.isMember(peer.toString()),
     denyOutboundRelayedConnection: (src, dst) => !(admission.isMember(src.toString()) && admission.isMember(dst.toString())),

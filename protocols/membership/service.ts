@@ -322,6 +322,6 @@ export async function requestJoin (
       errors.push(`${addr}: ${(err as Error).message}`)
     }
   }
-  throw new JoinFailedError('JOIN_UNREACHABLE', `could not reach the inviter at any address in the token (${errors.join('; ')})`)
+  throw new JoinFailedError('JOIN_UNREACHABLE', `could not reach the inviter at any address in the token (${errors.join('; ')}); if the handshake was refused, this identity may have been revoked`)
 }
 
