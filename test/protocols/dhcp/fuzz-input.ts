@@ -3,18 +3,9 @@
  * UDP fuzz test of the server. Same seed, same packets: a failure can be replayed.
  */
 import { BOOTREQUEST, MessageType, encode } from '../../../protocols/dhcp/index.js'
+import { prng } from '../../helpers/prng.js'
+export { prng }
 
-/** mulberry32: a small, fast, seedable PRNG returning [0, 1). */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const TYPES = Object.values(MessageType)
 

@@ -7,21 +7,11 @@ import type { Packet, RecordType } from 'dns-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryZoneSource, type DnsServer } from '../../../roles/distributor/dns/index.js'
 import { dig, FakeUpstream, startDns } from './dns-helpers.js'
+import { prng } from '../../helpers/prng.js'
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
-/** mulberry32: small, fixed-seed, reproducible. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const NAMES = ['web1.nbg1.mesh.internal', 'mesh.internal', 'nobody.mesh.internal', 'agent-a.mesh.internal',
   '5.0.20.10.in-addr.arpa', 'x.example.test', 'nbg1.mesh.internal']

@@ -10,20 +10,11 @@ import { decode, encode, type TftpPacket } from '../../../protocols/tftp/index.j
 import {
   createTftpServer, DirectoryFileSource, type FileSource, type TftpServer, type TftpServerInit
 } from '../../../roles/distributor/tftp/index.js'
+import { prng } from '../../helpers/prng.js'
+export { prng }
 
 export const silentLogger = pino({ level: 'silent' })
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export function randomBytes (n: number, seed: number): Buffer {
   const next = prng(seed)
