@@ -23,6 +23,8 @@ export function agentWriteRules (): WriteRules {
   return new WriteRules()
     .allow('jobs/', 'member')
     .allow('jobcancel/', 'member')
+    // jobclaims/<id>/<attempt>/<peer>: each agent writes only its own claims
+    .allow('jobclaims/', w => w.key.split('/')[3] === w.peerId)
     .allow('jobreason/', 'member')
     .allow('joblogs/', 'member')
     .allow('agents/', 'self')

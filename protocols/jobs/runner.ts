@@ -3,8 +3,12 @@
  * selector and that handles its kind ranks itself by a rendezvous hash of (job, attempt,
  * peer). The best-ranked agent claims at once, the others wait a delay that grows with their
  * rank and claim only if nobody has. A claim is a lease the claimant renews while it works;
- * when it dies the lease runs out and the next agent takes over. Concurrent claims resolve by
- * the state's last-writer-wins; a claimant that finds it lost stops.
+ * when it dies the lease runs out and the next agent takes over.
+ *
+ * Claims are records of their own, `jobclaims/<id>/<attempt>/<peer>`, so that concurrent
+ * claims never overwrite each other: of the claims on one attempt the best-ranked wins, which
+ * every agent works out the same way whatever order the records arrived in. A claimant waits
+ * a short settle time for competing claims, and stops if a better-ranked claim turns up later.
  *
  * Only the claimant writes a job after it is claimed. Cancellation (`jobcancel/<id>`) and the
  * reason a job waits (`jobreason/<id>`) are separate keys, so that no other writer can undo
@@ -14,7 +18,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { Emitter } from '../events.js'
 import { parseSelector } from './selector.js'
-import { AGENTS_PREFIX, CANCEL_PREFIX, JOBS_PREFIX, LOGS_PREFIX, REASON_PREFIX, TERMINAL, jobLogsTopic, kindSchema } from './types.js'
+import { AGENTS_PREFIX, CANCEL_PREFIX, CLAIMS_PREFIX, JOBS_PREFIX, LOGS_PREFIX, REASON_PREFIX, TERMINAL, jobLogsTopic, kindSchema } from './types.js'
 import type { AgentJobInfo, Job, LogLine } from './types.js'
 import type { StateService } from '../state/index.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
@@ -63,7 +67,7 @@ const MAX_LOG_LINES = 2000
 const MAX_LOG_BYTES = 60 * 1024
 const MAX_LINE = 2000
 
-interface Running { controller: AbortController, lines: LogLine[], renew: NodeJS.Timeout }
+interface Running { controller: AbortController, lines: LogLine[], renew: NodeJS.Timeout, attempt: number, rank: number }
 
 export class JobRunner extends Emitter<JobEvents> {
   readonly metrics: JobMetrics = { claimed: 0, lostClaims: 0, succeeded: 0, failed: 0, cancelled: 0, takeovers: 0 }
@@ -95,6 +99,8 @@ export class JobRunner extends Emitter<JobEvents> {
     await this.#advertise()
     this.#offs.push(store.watch(JOBS_PREFIX, r => { this.#onJob(r.value as Job | null, r.key) }))
     this.#offs.push(store.watch(CANCEL_PREFIX, r => { this.#onCancel(r.key.slice(CANCEL_PREFIX.length)) }))
+    for (const { key, value } of store.list(CLAIMS_PREFIX)) this.#indexClaim(key, value)
+    this.#offs.push(store.watch(CLAIMS_PREFIX, r => { this.#indexClaim(r.key, r.value); this.#onClaim(r.key) }))
     this.#c.pubsub.topicValidators.set(jobLogsTopic(this.#c.meshId), (from, msg) => this.#validateLog(from.toString(), msg))
     this.#c.pubsub.subscribe(jobLogsTopic(this.#c.meshId))
     this.#scan = setInterval(() => { this.#scanAll() }, this.#t.scanMs)
@@ -220,10 +226,11 @@ export class JobRunner extends Emitter<JobEvents> {
 
   #onJob (job: Job | null, key: string): void {
     const id = key.slice(JOBS_PREFIX.length)
+    if (job == null || TERMINAL.has(job.status)) this.#claimIndex.delete(id)
     const running = this.#running.get(id)
-    if (running != null && (job == null || job.claim?.peer !== this.#c.self || TERMINAL.has(job.status))) {
+    if (running != null && (job == null || TERMINAL.has(job.status) || (job.claim != null && job.claim.attempt > running.attempt))) {
       this.metrics.lostClaims++
-      running.controller.abort(new JobError('CLAIM_LOST', 'another agent holds the claim'))
+      running.controller.abort(new JobError('CLAIM_LOST', 'the job ended or another agent took it over'))
     }
     if (job != null && !TERMINAL.has(job.status)) this.#consider(job)
   }
@@ -236,11 +243,37 @@ export class JobRunner extends Emitter<JobEvents> {
     if (job != null && job.status === 'queued' && job.submitter === this.#c.self) void this.#finish(job, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled before it started' })
   }
 
-  #claimable (job: Job, now = Date.now()): boolean {
-    if (TERMINAL.has(job.status)) return false
-    if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) return false
-    if (job.status === 'queued') return job.notBefore <= now
-    return job.claim != null && job.claim.until < now
+  /** Claim records of a job: `jobclaims/<id>/<attempt>/<peer>` → `{ peer, at }`. */
+  #claims (id: string): Array<{ attempt: number, peer: string, at: number }> {
+    return this.#claimIndex.get(id) ?? []
+  }
+
+  /** Claims by job, kept from the claim records as they arrive (a scan would cost O(records) per look). */
+  readonly #claimIndex = new Map<string, Array<{ attempt: number, peer: string, at: number }>>()
+
+  #indexClaim (key: string, value: unknown): void {
+    const [, id, attempt, peer] = key.split('/')
+    const v = value as { at?: unknown } | null
+    if (id == null || peer == null || v == null || typeof v.at !== 'number') return
+    const list = this.#claimIndex.get(id) ?? []
+    if (!list.some(c => c.attempt === Number(attempt) && c.peer === peer)) list.push({ attempt: Number(attempt), peer, at: v.at })
+    this.#claimIndex.set(id, list)
+  }
+
+  /**
+   * The attempt an agent would claim now, or undefined when the job is not up for claiming:
+   * finished, cancelled, waiting for its retry time, held under a live lease, or freshly
+   * claimed by someone whose claim has not yet reached the job record.
+   */
+  #nextAttempt (job: Job, now = Date.now()): number | undefined {
+    if (TERMINAL.has(job.status)) return undefined
+    if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) return undefined
+    if (job.status === 'queued' && job.notBefore > now) return undefined
+    if (job.status !== 'queued' && (job.claim == null || job.claim.until >= now)) return undefined
+    const claims = this.#claims(job.id)
+    const latest = Math.max(job.attempts, ...claims.map(c => c.attempt))
+    if (latest > job.attempts && claims.some(c => c.attempt === latest && now - c.at < this.#t.leaseMs)) return undefined
+    return latest + 1
   }
 
   #free (kind: string): boolean {
@@ -253,7 +286,8 @@ export class JobRunner extends Emitter<JobEvents> {
 
   #consider (job: Job): void {
     if (this.#running.has(job.id) || this.#pendingClaims.has(job.id)) return
-    if (!this.#claimable(job) || !this.#free(job.kind)) return
+    const attempt = this.#nextAttempt(job)
+    if (attempt == null || !this.#free(job.kind)) return
     const sel = parseSelector(job.selector)
     const members = this.#c.members()
     const me = members.find(m => m.peerId === this.#c.self)
@@ -261,45 +295,69 @@ export class JobRunner extends Emitter<JobEvents> {
     const expired = job.status !== 'queued' ? job.claim?.peer : undefined
     const candidates = members
       .filter(m => m.peerId !== expired && sel.matches(m.tags) && (m.peerId === this.#c.self || this.#handles(m.peerId, job.kind)))
-      .map(m => ({ peer: m.peerId, score: rendezvous(job.id, job.attempts, m.peerId) }))
+      .map(m => ({ peer: m.peerId, score: rendezvous(job.id, attempt - 1, m.peerId) }))
       .sort((a, b) => a.score < b.score ? 1 : a.score > b.score ? -1 : 0)
     const rank = Math.max(0, candidates.findIndex(c => c.peer === this.#c.self))
     const delay = rank * this.#t.rankStepMs
     const t = setTimeout(() => {
       this.#pendingClaims.delete(job.id)
-      void this.#claim(job.id).catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
+      void this.#claim(job.id, rank).catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
     }, delay)
     t.unref()
     this.#pendingClaims.set(job.id, t)
   }
 
-  async #claim (id: string): Promise<void> {
+  /** The best-ranked claimant of an attempt, from the claim records every agent holds. */
+  #winner (id: string, attempt: number): string | undefined {
+    let best: { peer: string, score: string } | undefined
+    for (const c of this.#claims(id)) {
+      if (c.attempt !== attempt) continue
+      const score = rendezvous(id, attempt - 1, c.peer)
+      if (best == null || score > best.score) best = { peer: c.peer, score }
+    }
+    return best?.peer
+  }
+
+  #onClaim (key: string): void {
+    const [, id, attempt] = key.split('/')
+    const running = this.#running.get(id)
+    if (running == null || String(running.attempt) !== attempt) return
+    const winner = this.#winner(id, running.attempt)
+    if (winner != null && winner !== this.#c.self) {
+      this.metrics.lostClaims++
+      running.controller.abort(new JobError('CLAIM_LOST', `a better-ranked agent (${winner}) claimed it too`))
+    }
+  }
+
+  async #claim (id: string, rank: number): Promise<void> {
     const store = this.#c.state.store
     const job = store.get<Job>(`${JOBS_PREFIX}${id}`)
-    if (job == null || this.#running.has(id) || !this.#claimable(job) || !this.#free(job.kind)) return
+    const attempt = job == null ? undefined : this.#nextAttempt(job)
+    if (job == null || attempt == null || this.#running.has(id) || !this.#free(job.kind)) return
     const handler = this.#handlers.get(job.kind)
     if (handler == null) return
-    if (job.status !== 'queued') this.metrics.takeovers++
-    if (job.attempts >= job.maxAttempts) {
-      await this.#finish(job, 'failed', null, { code: 'ATTEMPTS_EXHAUSTED', message: `gave up after ${job.attempts} attempts (the last claimant stopped renewing its lease)` })
+    if (job.status !== 'queued' || attempt > job.attempts + 1) this.metrics.takeovers++
+    if (attempt > job.maxAttempts) {
+      await this.#finish(job, 'failed', null, { code: 'ATTEMPTS_EXHAUSTED', message: `gave up after ${attempt - 1} attempts (the last claimant stopped renewing its lease)` })
       return
     }
     const controller = new AbortController()
-    const running: Running = { controller, lines: [], renew: setInterval(() => { void this.#renew(id) }, Math.floor(this.#t.leaseMs / 3)) }
+    const running: Running = { controller, lines: [], attempt, rank, renew: setInterval(() => { void this.#renew(id, attempt) }, Math.floor(this.#t.leaseMs / 3)) }
     running.renew.unref()
     this.#running.set(id, running)
     try {
-      const claimed: Job = { ...job, status: 'claimed', attempts: job.attempts + 1, claim: { peer: this.#c.self, until: Date.now() + this.#t.leaseMs, attempt: job.attempts + 1 }, updatedAt: Date.now() }
-      await this.#c.state.write(`${JOBS_PREFIX}${id}`, claimed)
+      await this.#c.state.write(`${CLAIMS_PREFIX}${id}/${attempt}/${this.#c.self}`, { peer: this.#c.self, at: Date.now() })
+      this.emit('job:claimed', { id, peer: this.#c.self })
       await sleep(this.#t.settleMs)
       const now = store.get<Job>(`${JOBS_PREFIX}${id}`)
-      if (now?.claim?.peer !== this.#c.self || controller.signal.aborted) {
+      if (this.#winner(id, attempt) !== this.#c.self || controller.signal.aborted || now == null || TERMINAL.has(now.status) || (now.claim != null && now.claim.attempt > attempt)) {
         this.metrics.lostClaims++
         return
       }
       this.metrics.claimed++
-      this.emit('job:claimed', { id, peer: this.#c.self })
-      const started: Job = { ...now, status: 'running', updatedAt: Date.now() }
+      const claim = { peer: this.#c.self, until: Date.now() + this.#t.leaseMs, attempt }
+      await this.#c.state.write(`${JOBS_PREFIX}${id}`, { ...now, status: 'claimed', attempts: attempt, claim, updatedAt: Date.now() })
+      const started: Job = { ...now, status: 'running', attempts: attempt, claim, updatedAt: Date.now() }
       await this.#c.state.write(`${JOBS_PREFIX}${id}`, started)
       await this.#run(started, handler.handler, running)
     } finally {
@@ -326,8 +384,12 @@ export class JobRunner extends Emitter<JobEvents> {
       const e = err as { code?: string, message?: string }
       error = { code: typeof e.code === 'string' ? e.code : 'JOB_FAILED', message: String(e.message ?? err).slice(0, 2000) }
     }
+    // an agent that claimed only because better-ranked ones seemed silent gives their claims,
+    // slow on a loaded network, one more moment to arrive before it reports the job done
+    if (running.rank > 0 && this.#winner(job.id, running.attempt) === this.#c.self) await sleep(this.#t.rankStepMs)
     const current = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${job.id}`)
-    if (current?.claim?.peer !== this.#c.self || TERMINAL.has(current.status)) return // lost the claim: the winner reports
+    if (current == null || TERMINAL.has(current.status) || current.claim?.attempt !== running.attempt || current.claim.peer !== this.#c.self ||
+      this.#winner(job.id, running.attempt) !== this.#c.self) return // lost the claim: the winner reports
     await this.#storeLogs(job.id, running.lines)
     if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) {
       await this.#finish(current, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by the operator' })
@@ -353,9 +415,9 @@ export class JobRunner extends Emitter<JobEvents> {
     this.emit('job:finished', { id: job.id, status })
   }
 
-  async #renew (id: string): Promise<void> {
+  async #renew (id: string, attempt: number): Promise<void> {
     const job = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)
-    if (job?.claim?.peer !== this.#c.self || TERMINAL.has(job.status)) return
+    if (job?.claim?.peer !== this.#c.self || job.claim.attempt !== attempt || TERMINAL.has(job.status)) return
     await this.#c.state.write(`${JOBS_PREFIX}${id}`, { ...job, claim: { ...job.claim, until: Date.now() + this.#t.leaseMs }, updatedAt: Date.now() }).catch(() => {})
   }
 

@@ -31,6 +31,7 @@ export interface AgentJobInfo { kinds: string[], capacity: Record<string, number
 
 export const JOBS_PREFIX = 'jobs/'
 export const CANCEL_PREFIX = 'jobcancel/'
+export const CLAIMS_PREFIX = 'jobclaims/'
 export const REASON_PREFIX = 'jobreason/'
 export const LOGS_PREFIX = 'joblogs/'
 export const AGENTS_PREFIX = 'agents/'

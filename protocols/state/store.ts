@@ -42,6 +42,8 @@ export class StateStore {
   readonly #watchers = new Map<string, Set<Watcher>>()
   readonly #bucketDigest = new Map<number, string>()
   readonly #bucketKeys = Array.from({ length: BUCKETS }, () => new Set<string>())
+  /** Keys by their first segment (`jobs`, `agents` …): `list` looks only at its own prefix. */
+  readonly #byTop = new Map<string, Set<string>>()
   readonly #now: () => number
 
   constructor (init: StateStoreInit) {
@@ -54,6 +56,7 @@ export class StateStore {
     for await (const [, r] of this.#init.persist.entries()) {
       this.#records.set(r.key, r)
       this.#bucketKeys[bucketOf(r.key)].add(r.key)
+      this.#indexTop(r.key)
       this.#clock.observe(r.stamp)
     }
   }
@@ -73,8 +76,20 @@ export class StateStore {
   /** Live records under a prefix, in key order. */
   list<T = unknown> (prefix: string): Array<{ key: string, value: T, record: StateRecord }> {
     const out: Array<{ key: string, value: T, record: StateRecord }> = []
-    for (const [key, r] of this.#records) if (key.startsWith(prefix) && !isTombstone(r)) out.push({ key, value: r.value as T, record: r })
+    const slash = prefix.indexOf('/')
+    const keys = slash > 0 ? this.#byTop.get(prefix.slice(0, slash)) ?? [] : this.#records.keys()
+    for (const key of keys) {
+      const r = this.#records.get(key) as StateRecord
+      if (key.startsWith(prefix) && !isTombstone(r)) out.push({ key, value: r.value as T, record: r })
+    }
     return out.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  }
+
+  #indexTop (key: string): void {
+    const top = key.slice(0, key.indexOf('/'))
+    let set = this.#byTop.get(top)
+    if (set == null) { set = new Set(); this.#byTop.set(top, set) }
+    set.add(key)
   }
 
   /** Calls `fn` for every accepted change under `prefix` (tombstones too). */
@@ -144,6 +159,7 @@ export class StateStore {
       const b = bucketOf(r.key)
       this.#records.set(r.key, r)
       this.#bucketKeys[b].add(r.key)
+      this.#indexTop(r.key)
       this.#clock.observe(r.stamp)
       this.#bucketDigest.delete(b)
     }
@@ -200,6 +216,7 @@ export class StateStore {
       const b = bucketOf(r.key)
       this.#records.delete(r.key)
       this.#bucketKeys[b].delete(r.key)
+      this.#byTop.get(r.key.slice(0, r.key.indexOf('/')))?.delete(r.key)
       this.#bucketDigest.delete(b)
     }
     return old.length
