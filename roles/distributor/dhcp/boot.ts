@@ -84,6 +84,10 @@ export function bootAnswer (c: BootClient, cfg: DhcpConfig, request: DhcpMessage
     options.tftpServerName = cfg.tftpServer
     if (c.pxe) {
       options.vendorClassId = 'PXEClient'
+    }
+    // UEFI PXE (OVMF, measured) treats a PXE boot menu in option 43 as a request for boot-server
+    // discovery on port 4011 and times out (PXE-E18); with no option 43 it boots the file named.
+    if (c.pxe && (c.arch === 'x86-bios' || c.arch === 'unknown')) {
       // Discovery control 8: boot the file named here, skip multicast/broadcast boot-server
       // discovery. A one-item menu with a zero prompt timeout keeps strict ROMs happy.
       const bootItem = request.options.vendorSpecific === undefined ? undefined : requestedBootItem(request.options.vendorSpecific)

@@ -18,7 +18,7 @@ import { broadcastAddress, netmaskOf, selectSubnet, subnetContains, type DhcpCon
 import type { LeasePool } from './leases.js'
 
 export type Via = 'server' | 'pxe'
-export interface Endpoint { address: string, port: number }
+export interface Endpoint { address: string, port: number, broadcast?: boolean }
 export interface Incoming { msg: DhcpMessage, via: Via, from: Endpoint }
 
 export interface HostSighted {
@@ -95,8 +95,9 @@ export class DhcpHandler {
     if (msg.giaddr !== ZERO_IP) return { address: msg.giaddr, port: this.cfg.ports.server }
     // only unicast to a ciaddr on the client's own subnet: a forged ciaddr must not aim our replies elsewhere
     if (!nak && msg.ciaddr !== ZERO_IP && subnetContains(subnet, msg.ciaddr)) return { address: msg.ciaddr, port: this.cfg.ports.client }
-    // no ARP entry can be made from userland for yiaddr: broadcast (allowed by RFC 2131)
-    return { address: broadcastAddress(subnet), port: this.cfg.ports.client }
+    // no ARP entry can be made from userland for yiaddr: broadcast (allowed by RFC 2131);
+    // the server sends it to 255.255.255.255 where a route allows, else to this subnet's broadcast
+    return { address: broadcastAddress(subnet), port: this.cfg.ports.client, broadcast: true }
   }
 
   private networkOptions (s: Subnet, hostname?: string): DhcpOptions {

@@ -2,8 +2,11 @@
  * The I/O half of the DHCP server: UDP sockets, metrics, rate-limited logs, typed events.
  *
  * Node's dgram cannot bind to an interface or tell where a datagram came in, so the server
- * binds `bindAddress` (0.0.0.0) and serves the configured subnets; replies go to the subnet
- * broadcast address, never 255.255.255.255 (that fails without a default route).
+ * binds `bindAddress` (0.0.0.0) and serves the configured subnets. Broadcast replies go to
+ * 255.255.255.255 — UEFI PXE firmware takes nothing else — where the host has a route for it
+ * (a default route, or `ip route add 255.255.255.255/32 dev <boot interface>`); without one the
+ * send fails and the reply goes to the subnet's broadcast address instead, which iPXE and
+ * Linux clients accept.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
@@ -201,6 +204,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.suppressedMalformed = 0
   }
 
+  private limitedBroadcastFailedAt = 0
+
   private apply (sock: Socket, outcome: Outcome, mac: string): void {
     this.metrics[METRIC_OF[outcome.kind]]++
     if (outcome.kind === 'ignored') this.log.debug({ host: mac, reason: outcome.reason }, 'dhcp request ignored')
@@ -212,11 +217,23 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       const { message, to } = outcome.reply
       const bytes = encode(message)
       if (this.sockets.includes(sock)) {
-        sock.send(bytes, to.port, to.address, err => {
-          if (err == null) return
-          this.metrics.sendErrors++
-          this.log.warn({ err, to: `${to.address}:${to.port}` }, 'dhcp reply not sent')
-        })
+        const send = (address: string, fallback?: string): void => {
+          sock.send(bytes, to.port, address, err => {
+            if (err == null) return
+            if (fallback !== undefined) {
+              // no route for the limited broadcast (a host without a default route): the subnet's will do for most clients
+              this.limitedBroadcastFailedAt = Date.now()
+              send(fallback)
+              return
+            }
+            this.metrics.sendErrors++
+            this.log.warn({ err, to: `${address}:${to.port}` }, 'dhcp reply not sent')
+          })
+        }
+        // UEFI PXE (OVMF, measured) takes only replies to 255.255.255.255; iPXE takes the subnet's too
+        const tryLimited = to.broadcast === true && Date.now() - this.limitedBroadcastFailedAt > 60_000
+        if (tryLimited) send('255.255.255.255', to.address)
+        else send(to.address)
       }
     }
     if (outcome.sighted !== undefined) this.emit('host:sighted', outcome.sighted)

@@ -210,13 +210,17 @@ describe('DHCP server, network boot', () => {
     messageType: MessageType.DISCOVER, vendorClassId: vendor, ...(arch === undefined ? {} : { clientArch: [arch] }), clientUuid: '11111111-2222-3333-4444-555555555555'
   })
 
-  it('picks the loader by option 93 and answers with PXE options 60, 43, 66, 67 and siaddr', async () => {
+  it('picks the loader by option 93 and answers with PXE options 60, 66, 67, siaddr (and 43 for BIOS only)', async () => {
     const r = await rig()
     const offer = await r.client.ask(request('52:54:00:00:01:01', pxe(7, 'PXEClient:Arch:00007:UNDI:003016')), r.p.server)
     expect(offer?.file).toBe('ipxe.efi')
     expect(offer?.siaddr).toBe('127.0.0.1')
     expect(offer?.options).toMatchObject({ vendorClassId: 'PXEClient', bootfileName: 'ipxe.efi', tftpServerName: '127.0.0.1', clientUuid: '11111111-2222-3333-4444-555555555555' })
-    expect(decodePxeVendorOptions(offer?.options.vendorSpecific ?? new Uint8Array()).discoveryControl).toBe(8)
+    // UEFI PXE takes a boot menu in option 43 as a call for boot-server discovery: none for it
+    expect(offer?.options.vendorSpecific).toBeUndefined()
+    const bios = await r.client.ask(request('52:54:00:00:01:03', pxe(0)), r.p.server)
+    expect(bios?.file).toBe('undionly.kpxe')
+    expect(decodePxeVendorOptions(bios?.options.vendorSpecific ?? new Uint8Array()).discoveryControl).toBe(8)
     expect(r.sighted[0]).toEqual({ mac: '52:54:00:00:01:01', arch: 'x86_64-uefi', dc: 'test1', uuid: '11111111-2222-3333-4444-555555555555' })
     const arm = await r.client.ask(request('52:54:00:00:01:02', pxe(11)), r.p.server)
     expect(arm?.file).toBe('ipxe-arm64.efi')
