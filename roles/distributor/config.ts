@@ -31,7 +31,12 @@ export const distributorConfigSchema = z.object({
     initrd: z.string().min(1).max(255).optional(),
     cmdline: z.string().max(2048).optional()
   }).strict(),
-  http: z.object({ port: z.number().int().min(0).max(65535).default(8080), bind: z.ipv4().optional() }).strict().prefault({}),
+  http: z.object({
+    port: z.number().int().min(0).max(65535).default(8080),
+    bind: z.ipv4().optional(),
+    /** BIOS machines whose NIC ROM is an iPXE of its own chainload the distribution's undionly.kpxe first */
+    chainUndionly: z.boolean().default(false)
+  }).strict().prefault({}),
   tftp: z.record(z.string(), z.unknown()).optional(),
   dhcp: z.record(z.string(), z.unknown()).optional(),
   dns: z.record(z.string(), z.unknown()).optional(),

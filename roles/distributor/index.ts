@@ -72,7 +72,7 @@ export class Distributor extends EventEmitter<{ 'host:sighted': [Sighting] }> {
     this.config = config
     this.#log = c.logger
     const base = `http://${config.address}:${config.http.port}`
-    this.http = new HttpBootServer({ bind: config.http.bind ?? '0.0.0.0', port: config.http.port, baseUrl: base, profile: config.profile }, { files: c.files, logger: c.logger.child({ component: 'http-boot' }) })
+    this.http = new HttpBootServer({ bind: config.http.bind ?? '0.0.0.0', port: config.http.port, baseUrl: base, profile: config.profile, chainUndionly: config.http.chainUndionly }, { files: c.files, logger: c.logger.child({ component: 'http-boot' }) })
     this.http.on('boot:requested', who => { this.#sighted({ mac: who.mac as string, arch: who.arch, ip: who.ip.replace(/^::ffff:/, ''), uuid: who.uuid, via: 'http' }) })
     if (config.tftp != null) {
       this.tftp = createTftpServer({ address: '0.0.0.0', ...config.tftp }, { files: c.files, logger: c.logger.child({ component: 'tftp' }) })

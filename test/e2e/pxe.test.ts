@@ -113,6 +113,20 @@ describePrivileged('e2e:pxe — QEMU machines network-boot from a ctpf distribut
     expect(sightings.map((s: { key: string }) => s.key)).toContain(`sightings/lab/${mac.replace(/:/g, '-')}`)
   }, 200_000)
 
+  it('BIOS chainloading undionly.kpxe over our TFTP, which then boots the script over HTTP', async () => {
+    seg = await Segment.create()
+    const cfg = distributorConfig(seg, await bootFiles(seg), fullDhcp(seg))
+    cfg.http = { port: 8080, chainUndionly: true }
+    const agent = await startAgent(seg, cfg)
+    const mac = '52:54:00:c8:04:01'
+    const vm = await boot('bios-undionly', { mac, nic: 'e1000', firmware: 'bios', boot: 'pxe' })
+    timings['bios-undionly'] = (await vm.waitFor(/^CTPF-BOOT-OK$/m, 140_000)).atMs
+    expect(vm.log).toContain('chainloads undionly.kpxe')
+    expect(vm.log).toContain('boots profile e2e')
+    const m = await api(seg, agent, '/metrics')
+    expect(m.tftpFilesServed).toBeGreaterThanOrEqual(1)
+  }, 200_000)
+
   it('UEFI: OVMF\'s own PXE fetches ipxe.efi over our TFTP, which then boots the script over HTTP', async () => {
     seg = await Segment.create()
     const agent = await startAgent(seg, distributorConfig(seg, await bootFiles(seg), fullDhcp(seg)))

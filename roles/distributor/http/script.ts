@@ -26,9 +26,15 @@ export function scriptSafe (value: string): string {
   return value
 }
 
-export function identifyScript (base: string): string {
+/**
+ * @param chainUndionly BIOS machines whose NIC ROM is an iPXE of its own first chainload the
+ *   distribution's undionly.kpxe over TFTP (from the DHCP next-server), so every BIOS machine
+ *   boots the same iPXE whatever its ROM (old ROMs lack commands and protocols).
+ */
+export function identifyScript (base: string, chainUndionly = false): string {
   return [
     '#!ipxe',
+    ...(chainUndionly ? ['iseq ${platform} pcbios || goto identify', 'iseq ${net0/chip} undionly && goto identify ||', 'echo ctpf: ${net0/chip} chainloads undionly.kpxe', 'chain tftp://${next-server}/undionly.kpxe || goto identify', ':identify'] : []),
     `chain ${base}/boot.ipxe?mac=\${mac:hexhyp}&uuid=\${uuid}&arch=\${buildarch}&platform=\${platform} || goto retry`,
     ':retry',
     'echo ctpf: boot endpoint unreachable, retrying in 10 s',

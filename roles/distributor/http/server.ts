@@ -19,6 +19,8 @@ export interface HttpBootConfig {
   /** How machines reach this server, e.g. http://10.0.0.1:8080 */
   baseUrl: string
   profile: BootProfile
+  /** BIOS machines with an iPXE NIC ROM chainload undionly.kpxe first (see identifyScript). */
+  chainUndionly?: boolean
 }
 
 export interface HttpBootEvents {
@@ -91,7 +93,7 @@ export class HttpBootServer extends EventEmitter<HttpBootEvents> {
     this.metrics.scripts++
     let body: string
     if (mac == null || mac === '') {
-      body = identifyScript(base)
+      body = identifyScript(base, this.#config.chainUndionly === true)
     } else if (!MAC.test(mac)) {
       body = errorScript(base, 'the request carried no valid MAC address')
     } else {
