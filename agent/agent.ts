@@ -245,7 +245,13 @@ export class Agent {
     this.controlUrl = (this.#control as unknown as { url: string }).url
     writeControlUrl(this.#config.dataDir, this.controlUrl)
     void this.#dialKnown(bootstrap)
+    // members we know but are not connected to are dialled again (a healed network, a peer
+    // that restarted, a join whose first redial failed)
+    this.#redial = setInterval(() => { void this.#dialKnown([]) }, 5000)
+    this.#redial.unref()
   }
+
+  #redial?: NodeJS.Timeout
 
   #selfDeclaredTags (): Tags {
     const rec = this.#mesh.registry.records().find(r => r.type === 'tags' && r.peer === this.peerId) as TagsRecord | undefined
@@ -260,9 +266,10 @@ export class Agent {
       for (const a of addrs) targets.add(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`)
     }
     const byPeer = new Map<string, string[]>()
+    const connected = new Set(this.#node.getConnections().map(c => c.remotePeer.toString()))
     for (const t of targets) {
       const peer = t.split('/p2p/').pop() ?? ''
-      if (peer === this.peerId || !this.#mesh.registry.isMember(peer)) continue
+      if (peer === this.peerId || connected.has(peer) || !this.#mesh.registry.isMember(peer)) continue
       byPeer.set(peer, [...(byPeer.get(peer) ?? []), t])
     }
     await Promise.all([...byPeer.values()].map(async addrs => {
@@ -328,7 +335,7 @@ export class Agent {
               this.#blocked.clear()
               for (const p of peers) this.#blocked.add(p)
               await Promise.all(peers.map(async p => { await Promise.resolve(this.#node.hangUp(peerIdFromString(p))).catch(() => {}) }))
-              if (peers.length === 0) await this.#dialKnown([])
+              if (peers.length === 0) void this.#dialKnown([])
             }
           }
         : undefined,
@@ -372,6 +379,7 @@ export class Agent {
   /** Closes the control endpoint, the mesh connections and the store. Safe to call twice. */
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#redial)
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
       await this.#distributor?.stop().catch(err => { this.#log.warn({ err }, 'distributor did not stop cleanly') })

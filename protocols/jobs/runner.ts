@@ -228,7 +228,8 @@ export class JobRunner extends Emitter<JobEvents> {
     const id = key.slice(JOBS_PREFIX.length)
     if (job == null || TERMINAL.has(job.status)) this.#claimIndex.delete(id)
     const running = this.#running.get(id)
-    if (running != null && (job == null || TERMINAL.has(job.status) || (job.claim != null && job.claim.attempt > running.attempt))) {
+    const finishedByMe = job != null && TERMINAL.has(job.status) && job.claim?.peer === this.#c.self && job.claim.attempt === running?.attempt
+    if (running != null && !finishedByMe && (job == null || TERMINAL.has(job.status) || (job.claim != null && job.claim.attempt > running.attempt))) {
       this.metrics.lostClaims++
       running.controller.abort(new JobError('CLAIM_LOST', 'the job ended or another agent took it over'))
     }

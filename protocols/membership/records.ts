@@ -77,9 +77,16 @@ export function issuerOf (record: AnyRecord): string {
   return record.type === 'tags' ? record.peer : record.issuer
 }
 
+const keyCache = new Map<string, PublicKey>()
+
+/** The ed25519 key embedded in a peer id; cached, since every signature check needs one. */
 export function publicKeyOfPeer (peer: string): PublicKey {
+  const cached = keyCache.get(peer)
+  if (cached != null) return cached
   const id = peerIdFromString(peer)
   if (id.publicKey == null) throw new TypeError(`peer id ${peer} does not embed a public key`)
+  if (keyCache.size > 10_000) keyCache.clear()
+  keyCache.set(peer, id.publicKey)
   return id.publicKey
 }
 

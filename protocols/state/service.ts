@@ -107,7 +107,9 @@ export class StateService {
       return TopicValidatorResult.Reject
     }
     try {
-      const outcome = await this.#c.store.apply(JSON.parse(new TextDecoder().decode(msg.data)))
+      const record: unknown = JSON.parse(new TextDecoder().decode(msg.data))
+      if (this.#c.store.holdsOrSupersedes(record)) return TopicValidatorResult.Ignore
+      const outcome = await this.#c.store.apply(record)
       if (outcome === 'accepted') {
         this.metrics.gossipAccepted++
         return TopicValidatorResult.Accept
@@ -124,6 +126,8 @@ export class StateService {
   async #applyFromPeer (records: unknown[]): Promise<number> {
     const good: StateRecord[] = []
     for (const r of records) {
+      // most of a round's records are already held: no signature check for those
+      if (this.#c.store.holdsOrSupersedes(r)) continue
       try { good.push(await this.#c.store.verify(r)) } catch { /* counted by the store */ }
     }
     const outcomes = await this.#c.store.applyMany(good)
@@ -199,7 +203,20 @@ export class StateService {
     }
   }
 
+  #rounds = 0
+
   async syncWithRandomPeer (except?: string): Promise<void> {
+    // one round of our own at a time: rounds that overlap only re-send the same records
+    if (this.#rounds > 0) return
+    this.#rounds++
+    try {
+      await this.#syncWithRandomPeer(except)
+    } finally {
+      this.#rounds--
+    }
+  }
+
+  async #syncWithRandomPeer (except?: string): Promise<void> {
     const peers = [...new Set(this.#c.libp2p.getConnections().map(c => c.remotePeer.toString()))].filter(p => p !== except && this.#c.isMember(p))
     if (peers.length === 0) return
     await this.syncWith(peers[Math.floor(Math.random() * peers.length)])

@@ -132,6 +132,19 @@ export class StateStore {
     throw new StateRecordRefusedError(reason, message)
   }
 
+  /**
+   * True when the held record for this key is the same as, or wins over, `input` — which
+   * can then be dropped without verifying it. Malformed input is never "held".
+   */
+  holdsOrSupersedes (input: unknown): boolean {
+    const r = input as Partial<StateRecord> | null
+    if (r == null || typeof r.key !== 'string' || typeof r.author !== 'string' || typeof r.sig !== 'string' || r.stamp == null) return false
+    const held = this.#records.get(r.key)
+    if (held == null) return false
+    if (held.sig === r.sig && held.author === r.author && held.stamp.t === r.stamp.t && held.stamp.c === r.stamp.c) return true
+    return supersedes(held, r as StateRecord)
+  }
+
   /** Verifies and applies one record from the network. */
   async apply (input: unknown): Promise<ApplyOutcome> {
     const r = await this.verify(input)
@@ -144,6 +157,15 @@ export class StateStore {
    * persisted in one atomic batch before watchers hear of it.
    */
   async applyMany (records: StateRecord[]): Promise<ApplyOutcome[]> {
+    // one batch at a time: concurrent rounds must not both count (and persist) the same record
+    const run = this.#applying.then(async () => await this.#applyMany(records))
+    this.#applying = run.catch(() => {})
+    return await run
+  }
+
+  #applying: Promise<unknown> = Promise.resolve()
+
+  async #applyMany (records: StateRecord[]): Promise<ApplyOutcome[]> {
     const outcomes: ApplyOutcome[] = []
     const winners = new Map<string, StateRecord>()
     for (const r of records) {
