@@ -27,6 +27,8 @@ import {
 import { createNode, listenThroughRelays } from './node.js'
 import { startReplication } from './replication.js'
 import { startDistributor } from './distributor.js'
+import { startArtifacts } from './artifacts.js'
+import type { Artifacts } from '../protocols/artifacts/index.js'
 import type { Distributor } from '../roles/distributor/index.js'
 import type { Replication } from './replication.js'
 import type { AgentNode } from './node.js'
@@ -83,11 +85,12 @@ export class Agent {
   readonly #replication: Replication
   readonly #blocked: Set<string>
   readonly #distributor?: Distributor
+  readonly #artifacts: Artifacts
   readonly #addrs: Sublevel<string[]>
   #control?: { close: () => Promise<void> }
   #stopping?: Promise<void>
 
-  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor }) {
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor, artifacts: Artifacts }) {
     this.#config = parts.config
     this.#log = parts.log
     this.#store = parts.store
@@ -97,6 +100,7 @@ export class Agent {
     this.#replication = parts.replication
     this.#blocked = parts.blocked
     this.#distributor = parts.distributor
+    this.#artifacts = parts.artifacts
     this.#addrs = parts.addrs
     this.mode = parts.mode
     this.peerId = parts.node.peerId.toString()
@@ -181,8 +185,9 @@ export class Agent {
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
       const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
-      const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, log }) : undefined
-      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor })
+      const artifacts = await startArtifacts({ self: selfId, dataDir: config.dataDir, quotaBytes: config.artifactQuotaBytes, db: store, node, replication, log })
+      const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log }) : undefined
+      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts })
       await agent.#wire(meshFile?.bootstrap ?? [])
       listenThroughRelays(node, config.listen)
       return agent
@@ -340,6 +345,7 @@ export class Agent {
           }
         : undefined,
       jobs: this.#jobsApi(),
+      artifacts: this.#artifacts,
       events: this.events
     }
   }
@@ -383,6 +389,7 @@ export class Agent {
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
       await this.#distributor?.stop().catch(err => { this.#log.warn({ err }, 'distributor did not stop cleanly') })
+      await this.#artifacts.stop().catch(() => {})
       await this.#replication.stop().catch(() => {})
       await this.#membership.stop().catch(() => {})
       await Promise.resolve(this.#node.stop()).catch((err: unknown) => { this.#log.warn({ err }, 'libp2p did not stop cleanly') })

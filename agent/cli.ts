@@ -256,4 +256,60 @@ job.command('cancel <id>')
     } catch (err) { fail(err) }
   })
 
+const artifact = program.command('artifact').description('content-addressed artifacts, shared by the whole mesh')
+artifact.command('add <file>')
+  .description('import a file; prints its CID')
+  .addOption(dataDirOption())
+  .option('--name <name>', 'also point a name (e.g. ipxe/undionly.kpxe) at it')
+  .option('--json', 'machine output')
+  .action(async (file: string, opts) => {
+    try {
+      const r = await client(opts).addArtifact(file, opts.name)
+      out(opts.json === true, r, () => r.cid)
+    } catch (err) { fail(err) }
+  })
+artifact.command('get <ref>')
+  .description('write an artifact (CID or name) to a file, fetching it through the mesh if needed')
+  .addOption(dataDirOption())
+  .requiredOption('-o, --output <file>', 'where to write it')
+  .option('--json', 'machine output')
+  .action(async (ref: string, opts) => {
+    try {
+      const size = await client(opts).getArtifact(ref, opts.output)
+      out(opts.json === true, { ref, size, output: opts.output }, () => `${size} bytes → ${opts.output}`)
+    } catch (err) { fail(err) }
+  })
+artifact.command('ls')
+  .description('pinned artifacts')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const ls = await client(opts).request<Array<{ cid: string }>>('GET', '/artifacts')
+      out(opts.json === true, ls, () => ls.map(a => JSON.stringify(a)).join('\n'))
+    } catch (err) { fail(err) }
+  })
+for (const [cmd, method, what] of [['pin', 'PUT', 'keep an artifact (fetching it if needed)'], ['unpin', 'DELETE', 'let garbage collection take an artifact']] as const) {
+  artifact.command(`${cmd} <ref>`)
+    .description(what)
+    .addOption(dataDirOption())
+    .option('--json', 'machine output')
+    .action(async (ref: string, opts) => {
+      try {
+        const r = await client(opts).request(method, `/pins/${encodeURIComponent(ref)}`)
+        out(opts.json === true, r, () => `${cmd} ${ref}`)
+      } catch (err) { fail(err) }
+    })
+}
+artifact.command('gc')
+  .description('remove blocks no pinned artifact needs')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (opts) => {
+    try {
+      const r = await client(opts).request<{ removedBlocks: number, freedBytes: number }>('POST', '/artifacts/gc')
+      out(opts.json === true, r, () => `removed ${r.removedBlocks} blocks, ${r.freedBytes} bytes`)
+    } catch (err) { fail(err) }
+  })
+
 await program.parseAsync(process.argv)

@@ -35,7 +35,9 @@ export const agentConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** CTPF_TEST_HOOKS=1: routes under /v1/test that tests use to cut connections. Never in production. */
   testHooks: z.boolean(),
-  distributor: z.unknown().optional()
+  distributor: z.unknown().optional(),
+  /** Most bytes of artifact blocks this agent keeps; unlimited when absent. */
+  artifactQuotaBytes: z.number().int().positive().optional()
 }).strict()
 
 export type AgentConfig = Readonly<z.infer<typeof agentConfigSchema>>
@@ -60,7 +62,8 @@ const fileSchema = z.object({
   joinFile: z.string().optional(),
   logLevel: z.string().optional(),
   /** The distributor role's section; validated by roles/distributor's schema. */
-  distributor: z.unknown().optional()
+  distributor: z.unknown().optional(),
+  artifactQuotaMiB: z.number().int().positive().optional()
 }).strict()
 
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -124,7 +127,8 @@ export function loadConfig (flags: AgentFlags, env: NodeJS.ProcessEnv = process.
     join,
     logLevel: flags.logLevel ?? env.CTPF_LOG_LEVEL ?? file.logLevel ?? 'info',
     testHooks: env.CTPF_TEST_HOOKS === '1',
-    distributor: file.distributor
+    distributor: file.distributor,
+    artifactQuotaBytes: file.artifactQuotaMiB != null ? file.artifactQuotaMiB * 1024 * 1024 : undefined
   }
   const parsed = agentConfigSchema.safeParse(candidate)
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeIssues(parsed.error)}`)

@@ -8,16 +8,24 @@ import { createDistributor, DirectoryFileSource, distributorConfigSchema, Memory
 import { LevelLeaseStore } from '../store/leases.js'
 import { describeIssues } from './config.js'
 import { ConfigError } from './errors.js'
-import type { Distributor, Sighting } from '../roles/distributor/index.js'
+import { artifactFileSource } from './artifacts.js'
+import type { Distributor, FileSource, Sighting } from '../roles/distributor/index.js'
+import type { Artifacts } from '../protocols/artifacts/index.js'
 import type { MemberRegistry } from '../protocols/membership/index.js'
 import type { StateService } from '../protocols/state/index.js'
 import type { Store } from '../store/index.js'
 import type { Logger } from 'pino'
 
+function bootFiles (files: { dir?: string, names?: string }, artifacts: Artifacts): FileSource {
+  const dir = files.dir != null ? new DirectoryFileSource(files.dir) : undefined
+  if (files.names == null) return dir as FileSource
+  return artifactFileSource(artifacts, files.names, dir)
+}
+
 /** How often an unchanged sighting of the same host is written again. */
 const RESIGHT_MS = 60_000
 
-export async function startDistributor (raw: unknown, c: { db: Store, state: StateService, registry: MemberRegistry, log: Logger }): Promise<Distributor> {
+export async function startDistributor (raw: unknown, c: { db: Store, state: StateService, registry: MemberRegistry, artifacts: Artifacts, log: Logger }): Promise<Distributor> {
   const parsed = distributorConfigSchema.safeParse(raw)
   if (!parsed.success) throw new ConfigError(`distributor config: ${describeIssues(parsed.error)}`)
   const config = parsed.data
@@ -42,7 +50,7 @@ export async function startDistributor (raw: unknown, c: { db: Store, state: Sta
   const distributor = createDistributor(config, {
     logger: c.log.child({ component: 'distributor', dc: config.dc }),
     leaseStore: new LevelLeaseStore(c.db.raw('dhcp-leases')),
-    files: new DirectoryFileSource(config.files.dir),
+    files: bootFiles(config.files, c.artifacts),
     zone
   })
   const lastWrite = new Map<string, { at: number, json: string }>()

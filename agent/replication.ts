@@ -29,6 +29,7 @@ export function agentWriteRules (): WriteRules {
     .allow('joblogs/', 'member')
     .allow('agents/', 'self')
     .allow('sightings/', 'member')
+    .allow('names/', 'member')
 }
 
 export async function startReplication (init: { self: string, meshId: string, privateKey: PrivateKey, registry: MemberRegistry, db: Store, node: AgentNode, log: Logger }): Promise<Replication> {

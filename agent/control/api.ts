@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { capSchema, peerIdSchema, tagsSchema } from '../../protocols/membership/index.js'
 import type { Emitter } from '../../protocols/events.js'
+import type { Artifacts } from '../../protocols/artifacts/index.js'
 
 export const API_VERSION = 'v1'
 
@@ -67,6 +68,8 @@ export interface StateApi {
 
 export interface ControlApi {
   jobs: JobsApi
+  /** The artifacts service itself: its methods are the API the routes need. */
+  artifacts: Artifacts
   state: StateApi
   /** Present only with CTPF_TEST_HOOKS=1. */
   testHooks?: { block: (peers: string[]) => Promise<void> }

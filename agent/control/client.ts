@@ -69,6 +69,36 @@ export class ControlClient {
   async job (id: string): Promise<JobView> { return await this.request('GET', `/jobs/${encodeURIComponent(id)}`) }
   async cancelJob (id: string): Promise<JobView> { return await this.request('DELETE', `/jobs/${encodeURIComponent(id)}`) }
 
+  /** Uploads a file as an artifact (streamed, never held in memory). */
+  async addArtifact (path: string, name?: string): Promise<{ cid: string, size: number }> {
+    const { createReadStream, statSync } = await import('node:fs')
+    const size = statSync(path).size
+    const res = await fetch(`${this.#base}/v1/artifacts${name != null ? `?name=${encodeURIComponent(name)}` : ''}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body: createReadStream(path) as unknown as ReadableStream,
+      duplex: 'half'
+    } as RequestInit)
+    return await this.#json(res)
+  }
+
+  /** Downloads an artifact (by CID or name) into a file; resolves with its size. */
+  async getArtifact (ref: string, out: string): Promise<number> {
+    const { createWriteStream } = await import('node:fs')
+    const { pipeline } = await import('node:stream/promises')
+    const { Readable } = await import('node:stream')
+    const res = await fetch(`${this.#base}/v1/artifacts/${encodeURIComponent(ref)}`, { headers: { authorization: `Bearer ${this.#token}` } })
+    if (!res.ok || res.body == null) await this.#json(res)
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(out))
+    return Number(res.headers.get('content-length') ?? 0)
+  }
+
+  async #json<T> (res: Response): Promise<T> {
+    const data = await res.json().catch(() => undefined) as { error?: { code?: string, message?: string } } | undefined
+    if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'HTTP_ERROR', data?.error?.message ?? `HTTP ${res.status}`)
+    return data as T
+  }
+
   /** Streams a job's log lines; with follow, until the job ends. */
   async * jobLogs (id: string, follow: boolean): AsyncGenerator<LogLineView> {
     const res = await fetch(`${this.#base}/v1/jobs/${encodeURIComponent(id)}/logs${follow ? '?follow=1' : ''}`, { headers: { authorization: `Bearer ${this.#token}` } })

@@ -11,6 +11,7 @@ import { AddressInUseError } from '../errors.js'
 import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema, statePrefixSchema, blockSchema } from './api.js'
 import { HttpError, httpStatusOf } from './errors.js'
 import { jobRoutes } from './jobs.js'
+import { artifactRoutes } from './artifacts.js'
 import { openApiDocument } from './openapi.js'
 import type { ControlApi } from './api.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -83,6 +84,7 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   })
 
   jobRoutes(app, prefix, api.jobs, parse)
+  artifactRoutes(app, prefix, api.artifacts, parse)
   app.get(`${prefix}/state`, async req => api.state.list(parse(statePrefixSchema, req.query).prefix))
   app.get(`${prefix}/state/digest`, async () => api.state.digest())
   const hooks = api.testHooks

@@ -24,7 +24,9 @@ export const distributorConfigSchema = z.object({
   /** our IPv4 address on the served segment */
   address: z.ipv4(),
   interface: z.string().regex(/^[A-Za-z0-9._-]{1,15}$/).optional(),
-  files: z.object({ dir: z.string().min(1) }).strict(),
+  /** where boot files come from: artifact names `<names><file>` (fetched through the mesh), then a directory */
+  files: z.object({ dir: z.string().min(1).optional(), names: z.string().max(100).optional() }).strict()
+    .refine(f => f.dir != null || f.names != null, 'give files.dir, files.names, or both'),
   profile: z.object({
     name: z.string().min(1).max(64).default('default'),
     kernel: z.string().min(1).max(255),

@@ -14,7 +14,7 @@ function distributorConfig (dir: string, files: string, base: number): void {
     distributor: {
       dc: 'lab',
       address: '127.0.0.1',
-      files: { dir: files },
+      files: { dir: files, names: 'boot/' },
       profile: { name: 'test', kernel: 'vmlinuz', initrd: 'initrd.img', cmdline: 'console=ttyS0' },
       http: { port: base },
       tftp: { port: base + 1 },
@@ -67,6 +67,21 @@ describe('an agent with the distributor role', () => {
     await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://127.0.0.1:${base + 1}/vmlinuz`])
     const { readFileSync } = await import('node:fs')
     expect(readFileSync(out).equals(kernel)).toBe(true)
+  })
+
+  it('serves boot files by artifact name, fetched through the mesh from the agent that has them', async () => {
+    const path = join(tempDir(), 'initrd-artifact')
+    const data = Buffer.alloc(2_500_000).map((_, i) => (i * 13) & 0xff)
+    writeFileSync(path, data)
+    const add = await runCli(['artifact', 'add', path, '--name', 'boot/initrd-from-mesh.img', '--data-dir', peer.dir])
+    expect(add.code, add.stderr).toBe(0)
+    const body = await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${base}/files/initrd-from-mesh.img`)
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined
+    }, { what: 'the distributor serving the artifact by name' })
+    expect(body.equals(data)).toBe(true)
+    // a name that does not exist falls through to the directory
+    expect((await fetch(`http://127.0.0.1:${base}/files/initrd.img`)).status).toBe(200)
   })
 
   it('resolves agents by name in the mesh zone, and records boot requests as sightings every member sees', async () => {
