@@ -45,7 +45,7 @@ export function identifyScript (base: string, chainUndionly = false): string {
 }
 
 export function bootScript (base: string, profile: BootProfile, who: BootIdentity): string {
-  const lines = ['#!ipxe', `echo ctpf: ${scriptSafe(who.mac ?? 'unknown')} (${scriptSafe(who.arch ?? '?')}/${scriptSafe(who.platform ?? '?')}) boots profile ${scriptSafe(profile.name)}`]
+  const lines = ['#!ipxe', `echo ctpf: ${scriptSafe(who.mac ?? 'unknown')} (${scriptSafe(who.arch ?? '-')}/${scriptSafe(who.platform ?? '-')}) boots profile ${scriptSafe(profile.name)}`]
   const initrdName = profile.initrd != null ? profile.initrd.split('/').pop() as string : undefined
   const cmdline = [profile.cmdline ?? '', initrdName != null ? `initrd=${initrdName}` : ''].join(' ').trim()
   lines.push(`kernel ${base}/files/${scriptSafe(profile.kernel)} ${scriptSafe(cmdline)} || goto failed`)
