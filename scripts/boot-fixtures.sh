@@ -43,6 +43,12 @@ trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work"
 if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
 
+# a fresh machine may have no package lists yet: fetch them once (as root) before giving up
+if ! apt-cache show linux-image-amd64 >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  log "no package lists: apt-get update"
+  apt-get update -qq || true
+fi
+
 download() { # download PACKAGE → prints the .deb path
   (cd "$work" && apt-get download -q "$1" >/dev/null 2>"$work/apt.err") || { cat "$work/apt.err" >&2; die "apt-get download $1 failed"; }
   ls "$work"/"${1}"_*.deb
