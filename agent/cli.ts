@@ -34,6 +34,21 @@ const fmtJob = (j: JobView): string => [
   ...(j.result != null ? [`result    ${JSON.stringify(j.result)}`] : []), ...(j.error != null ? [`error     ${j.error.code}: ${j.error.message}`] : [])
 ].join('\n')
 
+/** A progress bar on stderr when it is a terminal; nothing otherwise (scripts, --json). */
+function progressBar (label: string): ((bytes: number, total: number) => void) & { done: () => void } {
+  const tty = process.stderr.isTTY === true
+  let last = 0
+  const draw = (bytes: number, total: number): void => {
+    if (!tty || Date.now() - last < 100) return
+    last = Date.now()
+    const pct = total > 0 ? Math.min(1, bytes / total) : 0
+    const width = 30
+    const bar = '#'.repeat(Math.round(pct * width)).padEnd(width, '.')
+    process.stderr.write(`\r${label} [${bar}] ${(bytes / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`)
+  }
+  return Object.assign(draw, { done: () => { if (tty && last > 0) process.stderr.write('\n') } })
+}
+
 const fmtTags = (tags: Record<string, string>): string => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',') || '-'
 
 function client (opts: { dataDir?: string }): ControlClient {
@@ -264,7 +279,9 @@ artifact.command('add <file>')
   .option('--json', 'machine output')
   .action(async (file: string, opts) => {
     try {
-      const r = await client(opts).addArtifact(file, opts.name)
+      const bar = progressBar('add')
+      const r = await client(opts).addArtifact(file, opts.name, opts.json === true ? undefined : bar)
+      bar.done()
       out(opts.json === true, r, () => r.cid)
     } catch (err) { fail(err) }
   })
@@ -275,8 +292,20 @@ artifact.command('get <ref>')
   .option('--json', 'machine output')
   .action(async (ref: string, opts) => {
     try {
-      const size = await client(opts).getArtifact(ref, opts.output)
+      const bar = progressBar('get')
+      const size = await client(opts).getArtifact(ref, opts.output, opts.json === true ? undefined : bar)
+      bar.done()
       out(opts.json === true, { ref, size, output: opts.output }, () => `${size} bytes → ${opts.output}`)
+    } catch (err) { fail(err) }
+  })
+artifact.command('import <car>')
+  .description('import a CAR file (its roots are pinned); prints the roots')
+  .addOption(dataDirOption())
+  .option('--json', 'machine output')
+  .action(async (car: string, opts) => {
+    try {
+      const r = await client(opts).importCar(car)
+      out(opts.json === true, r, () => r.roots.join('\n'))
     } catch (err) { fail(err) }
   })
 artifact.command('ls')

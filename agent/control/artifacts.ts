@@ -36,6 +36,11 @@ export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts:
     return await artifacts.add(req.body as Readable, { name, expectedSize })
   })
 
+  app.post(`${prefix}/cars`, { bodyLimit: MAX_UPLOAD }, async (req) => {
+    if (!(req.body instanceof Object) || typeof (req.body as Readable).pipe !== 'function') throw new HttpError('BAD_REQUEST', 'send the CAR as the raw body with content-type application/octet-stream')
+    return await artifacts.importCar(req.body as Readable)
+  })
+
   app.get(`${prefix}/artifacts`, async () => await artifacts.ls())
   app.post(`${prefix}/artifacts/gc`, async () => await artifacts.gc())
   app.get(`${prefix}/artifacts/:cid/stat`, async req => await artifacts.stat(resolve(parse(cidParam, req.params).cid)))

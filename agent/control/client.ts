@@ -70,27 +70,53 @@ export class ControlClient {
   async cancelJob (id: string): Promise<JobView> { return await this.request('DELETE', `/jobs/${encodeURIComponent(id)}`) }
 
   /** Uploads a file as an artifact (streamed, never held in memory). */
-  async addArtifact (path: string, name?: string): Promise<{ cid: string, size: number }> {
+  async addArtifact (path: string, name?: string, onProgress?: (bytes: number, total: number) => void): Promise<{ cid: string, size: number }> {
     const { createReadStream, statSync } = await import('node:fs')
     const size = statSync(path).size
+    const { Readable } = await import('node:stream')
+    const file = createReadStream(path)
+    const source = Readable.from((async function * () {
+      let sent = 0
+      for await (const chunk of file) {
+        sent += (chunk as Buffer).length
+        onProgress?.(sent, size)
+        yield chunk as Buffer
+      }
+    })())
     const res = await fetch(`${this.#base}/v1/artifacts${name != null ? `?name=${encodeURIComponent(name)}` : ''}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: createReadStream(path) as unknown as ReadableStream,
+      body: source as unknown as ReadableStream,
       duplex: 'half'
     } as RequestInit)
     return await this.#json(res)
   }
 
   /** Downloads an artifact (by CID or name) into a file; resolves with its size. */
-  async getArtifact (ref: string, out: string): Promise<number> {
+  async getArtifact (ref: string, out: string, onProgress?: (bytes: number, total: number) => void): Promise<number> {
     const { createWriteStream } = await import('node:fs')
     const { pipeline } = await import('node:stream/promises')
     const { Readable } = await import('node:stream')
     const res = await fetch(`${this.#base}/v1/artifacts/${encodeURIComponent(ref)}`, { headers: { authorization: `Bearer ${this.#token}` } })
     if (!res.ok || res.body == null) await this.#json(res)
-    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(out))
-    return Number(res.headers.get('content-length') ?? 0)
+    const total = Number(res.headers.get('content-length') ?? 0)
+    const body = Readable.fromWeb(res.body as never)
+    let got = 0
+    body.on('data', (chunk: Buffer) => { got += chunk.length; onProgress?.(got, total) })
+    await pipeline(body, createWriteStream(out))
+    return total
+  }
+
+  /** Imports a CAR file; resolves with its roots. */
+  async importCar (path: string): Promise<{ roots: string[] }> {
+    const { createReadStream } = await import('node:fs')
+    const res = await fetch(`${this.#base}/v1/cars`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream' },
+      body: createReadStream(path) as unknown as ReadableStream,
+      duplex: 'half'
+    } as RequestInit)
+    return await this.#json(res)
   }
 
   async #json<T> (res: Response): Promise<T> {

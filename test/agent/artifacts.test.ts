@@ -77,6 +77,27 @@ describe('artifacts through the agents\' API and CLI', () => {
     expect(bad.stderr).toMatch(/NAME_NOT_FOUND|CID_INVALID/)
   })
 
+  it('exports a CAR on one agent that imports on another, where it is then held and pinned', async () => {
+    const path = join(dir, 'for-car')
+    writeFileSync(path, randomBytes(3 * 1024 * 1024 + 17))
+    const { cid } = JSON.parse((await runCli(['artifact', 'add', path, '--json', '--data-dir', a.dir])).stdout)
+    expect((await b.api('GET', `/artifacts/${cid}/stat`)).body.local).toBe(false)
+    const car = await fetch(`${a.url}/v1/artifacts/${cid}/car`, { headers: { authorization: `Bearer ${a.token}` } })
+    expect(car.headers.get('content-type')).toContain('application/vnd.ipld.car')
+    const carPath = join(dir, 'x.car')
+    writeFileSync(carPath, Buffer.from(await car.arrayBuffer()))
+    const imported = await runCli(['artifact', 'import', carPath, '--json', '--data-dir', b.dir])
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(JSON.parse(imported.stdout).roots).toEqual([cid])
+    const stat = (await b.api('GET', `/artifacts/${cid}/stat`)).body
+    expect(stat).toMatchObject({ local: true, pinned: true, size: 3 * 1024 * 1024 + 17 })
+    // a CAR that is not one is refused and leaves nothing
+    writeFileSync(join(dir, 'bad.car'), randomBytes(5000))
+    const bad = await runCli(['artifact', 'import', join(dir, 'bad.car'), '--data-dir', b.dir])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('CAR_INVALID')
+  })
+
   it('a truncated upload leaves no artifact and no name', async () => {
     const res = await fetch(`${a.url}/v1/artifacts?name=test/truncated`, {
       method: 'POST',
