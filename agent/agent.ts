@@ -185,7 +185,7 @@ export class Agent {
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
       const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
-      const artifacts = await startArtifacts({ self: selfId, dataDir: config.dataDir, quotaBytes: config.artifactQuotaBytes, db: store, node, replication, log })
+      const artifacts = await startArtifacts({ self: selfId, dataDir: config.dataDir, quotaBytes: config.artifactQuotaBytes, corruptServedBlocks: config.testCorruptBlocks, db: store, node, replication, log })
       const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log }) : undefined
       const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts })
       await agent.#wire(meshFile?.bootstrap ?? [])
@@ -363,7 +363,8 @@ export class Agent {
       ...prefixed('dhcp', this.#distributor?.dhcp?.metrics ?? {}),
       ...prefixed('tftp', this.#distributor?.tftp?.metrics ?? {}),
       ...prefixed('dns', this.#distributor?.dns?.metrics ?? {}),
-      ...prefixed('httpBoot', this.#distributor?.http.metrics ?? {})
+      ...prefixed('httpBoot', this.#distributor?.http.metrics ?? {}),
+      ...prefixed('artifacts', this.#artifacts.metrics)
     }
   }
 

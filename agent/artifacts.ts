@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path'
 import { Artifacts } from '../protocols/artifacts/index.js'
+import type { BlockSource } from '../protocols/artifacts/exchange.js'
 import { Blockstore } from '../store/blockstore.js'
 import type { AgentNode } from './node.js'
 import type { Replication } from './replication.js'
@@ -12,7 +13,7 @@ import type { FileSource } from '../roles/distributor/index.js'
 import type { Store } from '../store/index.js'
 import type { Logger } from 'pino'
 
-export async function startArtifacts (c: { self: string, dataDir: string, quotaBytes?: number, db: Store, node: AgentNode, replication: Replication, log: Logger }): Promise<Artifacts> {
+export async function startArtifacts (c: { self: string, dataDir: string, quotaBytes?: number, corruptServedBlocks?: boolean, db: Store, node: AgentNode, replication: Replication, log: Logger }): Promise<Artifacts> {
   const blockstore = await Blockstore.open({
     dir: join(c.dataDir, 'blocks'),
     pins: c.db.sublevel('artifact-pins'),
@@ -27,9 +28,22 @@ export async function startArtifacts (c: { self: string, dataDir: string, quotaB
     blockstore,
     names: { write: async (k, v) => await state.write(k, v), get: k => state.store.get(k), list: p => state.store.list(p) },
     logger: c.log.child({ component: 'artifacts' })
-  })
+  }, c.corruptServedBlocks === true ? { serveFrom: lyingSource } : {})
+  if (c.corruptServedBlocks === true) c.log.warn('test hook: this agent serves corrupted artifact blocks')
   await artifacts.start()
   return artifacts
+}
+
+/** Test hook only: serves every block with its first byte flipped. */
+function lyingSource (honest: BlockSource): BlockSource {
+  return {
+    has: cid => honest.has(cid),
+    getBytes: async cid => {
+      const bytes = Uint8Array.from(await honest.getBytes(cid))
+      if (bytes.length > 0) bytes[0] ^= 0xff
+      return bytes
+    }
+  }
 }
 
 /**

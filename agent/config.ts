@@ -35,6 +35,8 @@ export const agentConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** CTPF_TEST_HOOKS=1: routes under /v1/test that tests use to cut connections. Never in production. */
   testHooks: z.boolean(),
+  /** With test hooks only (CTPF_TEST_CORRUPT_BLOCKS=1): serve artifact blocks with a byte flipped — a lying provider. */
+  testCorruptBlocks: z.boolean(),
   distributor: z.unknown().optional(),
   /** Most bytes of artifact blocks this agent keeps; unlimited when absent. */
   artifactQuotaBytes: z.number().int().positive().optional()
@@ -127,6 +129,7 @@ export function loadConfig (flags: AgentFlags, env: NodeJS.ProcessEnv = process.
     join,
     logLevel: flags.logLevel ?? env.CTPF_LOG_LEVEL ?? file.logLevel ?? 'info',
     testHooks: env.CTPF_TEST_HOOKS === '1',
+    testCorruptBlocks: env.CTPF_TEST_HOOKS === '1' && env.CTPF_TEST_CORRUPT_BLOCKS === '1',
     distributor: file.distributor,
     artifactQuotaBytes: file.artifactQuotaMiB != null ? file.artifactQuotaMiB * 1024 * 1024 : undefined
   }

@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import { checkCid } from '../../store/blockstore.js'
 import { importCar as readCar, exportCar as writeCar } from './car.js'
 import { ArtifactError, InvalidCidError } from './errors.js'
-import { BlockExchange } from './exchange.js'
+import { BlockExchange, type BlockSource } from './exchange.js'
 import { readContent, fileSize, resolveRange } from './exporter.js'
 import { fetchDag } from './fetch.js'
 import { importContent } from './importer.js'
@@ -43,6 +43,8 @@ export interface ArtifactsInit {
   /** Defaults for every fetch (window, maxProviders, timeouts). */
   fetch?: Omit<FetchOptions, 'signal' | 'onProgress' | 'providers'>
   chunkSize?: number
+  /** What the exchange serves from (default: the blockstore). Tests wrap it to play a lying provider. */
+  serveFrom?: (blockstore: BlockSource) => BlockSource
 }
 
 export interface FetchCallOptions extends OperationOptions { providers?: string[], pin?: boolean }
@@ -63,7 +65,8 @@ export class Artifacts {
     this.#c = components
     this.#init = init
     this.#log = components.logger
-    this.exchange = new BlockExchange({ libp2p: components.libp2p, blocks: components.blockstore, logger: components.logger }, init.exchange)
+    const blocks = init.serveFrom != null ? init.serveFrom(components.blockstore) : components.blockstore
+    this.exchange = new BlockExchange({ libp2p: components.libp2p, blocks, logger: components.logger }, init.exchange)
     this.names = new Names(components.names, components.self)
   }
 
