@@ -5,7 +5,8 @@
 import { z } from 'zod'
 import { parseRange } from '../../roles/distributor/http/server.js'
 import { HttpError } from './errors.js'
-import type { Artifacts } from '../../protocols/artifacts/index.js'
+import type { Artifacts, ArtifactProgress } from '../../protocols/artifacts/index.js'
+import type { Emitter } from '../../protocols/events.js'
 import type { FastifyInstance } from 'fastify'
 import { Readable as NodeReadable } from 'node:stream'
 import type { Readable } from 'node:stream'
@@ -15,7 +16,19 @@ const nameQuery = z.object({ name: z.string().max(200).optional() })
 const cidParam = z.object({ cid: z.string().min(1).max(200) })
 const nameBody = z.object({ cid: z.string().min(1).max(200) }).strict()
 
-export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts: Artifacts, parse: <T>(schema: z.ZodType<T>, value: unknown) => T): void {
+export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts: Artifacts, events: Emitter<any>, parse: <T>(schema: z.ZodType<T>, value: unknown) => T): void {
+  /** Progress of an operation onto the event stream: progress at most 4 times a second, provider news always. */
+  const progress = (): ((e: ArtifactProgress) => void) => {
+    let last = 0
+    return e => {
+      if (e.type === 'provider:found' || e.type === 'provider:dropped') { events.emit(e.type, e); return }
+      const now = Date.now()
+      if (now - last < 250) return
+      last = now
+      events.emit('artifact:progress', e)
+    }
+  }
+
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => { done(null, payload) })
 
   /** A CID, or else the (URL-encoded) name of one. */
@@ -33,7 +46,9 @@ export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts:
     const { name } = parse(nameQuery, req.query)
     const length = req.headers['content-length']
     const expectedSize = length != null ? Number(length) : undefined
-    return await artifacts.add(req.body as Readable, { name, expectedSize })
+    const added = await artifacts.add(req.body as Readable, { name, expectedSize, onProgress: progress() })
+    events.emit('artifact:stored', { ...added, name: name ?? null })
+    return added
   })
 
   app.post(`${prefix}/cars`, { bodyLimit: MAX_UPLOAD }, async (req) => {
@@ -44,7 +59,7 @@ export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts:
   app.get(`${prefix}/artifacts`, async () => await artifacts.ls())
   app.post(`${prefix}/artifacts/gc`, async () => await artifacts.gc())
   app.get(`${prefix}/artifacts/:cid/stat`, async req => await artifacts.stat(resolve(parse(cidParam, req.params).cid)))
-  app.put(`${prefix}/pins/:cid`, async req => await artifacts.pin(resolve(parse(cidParam, req.params).cid)))
+  app.put(`${prefix}/pins/:cid`, async req => await artifacts.pin(resolve(parse(cidParam, req.params).cid), { onProgress: progress() }))
   app.delete(`${prefix}/pins/:cid`, async req => { await artifacts.unpin(resolve(parse(cidParam, req.params).cid)); return { ok: true } })
 
   app.get(`${prefix}/artifacts/:cid`, async (req, reply) => {
@@ -56,7 +71,7 @@ export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts:
     if (req.headers.range != null) {
       let size = stat?.local === true ? stat.size : undefined
       if (size == null) {
-        await artifacts.fetch(cid, { signal: controller.signal })
+        await artifacts.fetch(cid, { signal: controller.signal, onProgress: progress() })
         size = (await artifacts.stat(cid)).size ?? 0
       }
       const r = parseRange(req.headers.range, size)
@@ -66,7 +81,7 @@ export function artifactRoutes (app: FastifyInstance, prefix: string, artifacts:
       }
       range = r
     }
-    const result = await artifacts.cat(cid, { signal: controller.signal, ...(range != null ? { offset: range[0], length: range[1] - range[0] + 1 } : {}) })
+    const result = await artifacts.cat(cid, { signal: controller.signal, onProgress: progress(), ...(range != null ? { offset: range[0], length: range[1] - range[0] + 1 } : {}) })
     void reply.header('content-type', 'application/octet-stream').header('accept-ranges', 'bytes').header('x-ctpf-cid', cid)
     if (range != null) void reply.status(206).header('content-range', `bytes ${range[0]}-${range[1]}/${result.size}`)
     void reply.header('content-length', String(result.length))

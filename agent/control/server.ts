@@ -84,7 +84,7 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   })
 
   jobRoutes(app, prefix, api.jobs, parse)
-  artifactRoutes(app, prefix, api.artifacts, parse)
+  artifactRoutes(app, prefix, api.artifacts, api.events, parse)
   app.get(`${prefix}/state`, async req => api.state.list(parse(statePrefixSchema, req.query).prefix))
   app.get(`${prefix}/state/digest`, async () => api.state.digest())
   const hooks = api.testHooks

@@ -98,6 +98,23 @@ describe('artifacts through the agents\' API and CLI', () => {
     expect(bad.stderr).toContain('CAR_INVALID')
   })
 
+  it('reports a fetch\'s progress and its providers on the event stream', async () => {
+    const path = join(dir, 'progress')
+    writeFileSync(path, randomBytes(40 * 1024 * 1024))
+    const { cid } = JSON.parse((await runCli(['artifact', 'add', path, '--json', '--data-dir', a.dir])).stdout)
+    const ac = new AbortController()
+    const res = await fetch(`${b.url}/v1/events`, { headers: { authorization: `Bearer ${b.token}` }, signal: ac.signal })
+    let text = ''
+    const reading = (async () => { for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(c).toString() })().catch(() => {})
+    const got = await runCli(['artifact', 'get', cid, '-o', join(dir, 'progress-out'), '--data-dir', b.dir])
+    expect(got.code, got.stderr).toBe(0)
+    await waitFor(() => text.includes('event: artifact:progress'), { what: 'progress events' })
+    expect(text).toContain('event: provider:found')
+    expect(text).toMatch(/"type":"fetch:progress","root":"[^"]+","bytes":\d+/)
+    ac.abort()
+    await reading
+  })
+
   it('a truncated upload leaves no artifact and no name', async () => {
     const res = await fetch(`${a.url}/v1/artifacts?name=test/truncated`, {
       method: 'POST',
