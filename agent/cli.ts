@@ -292,8 +292,27 @@ artifact.command('get <ref>')
   .option('--json', 'machine output')
   .action(async (ref: string, opts) => {
     try {
+      const c = client(opts)
+      // the mesh fetch comes first (its progress arrives on the event stream), then the bytes
+      const fetchBar = progressBar('fetch')
+      const stop = new AbortController()
+      const following = opts.json === true || process.stderr.isTTY !== true
+        ? Promise.resolve()
+        : (async () => {
+            for await (const e of c.events(stop.signal)) {
+              const d = e.data as { type?: string, bytes?: number, totalBytes?: number }
+              if (e.event === 'artifact:progress' && d.type === 'fetch:progress') fetchBar(d.bytes ?? 0, d.totalBytes ?? 0)
+            }
+          })().catch(() => {})
       const bar = progressBar('get')
-      const size = await client(opts).getArtifact(ref, opts.output, opts.json === true ? undefined : bar)
+      let size: number
+      try {
+        size = await c.getArtifact(ref, opts.output, opts.json === true ? undefined : (b, t) => { stop.abort(); bar(b, t) })
+      } finally {
+        stop.abort()
+        await following
+      }
+      fetchBar.done()
       bar.done()
       out(opts.json === true, { ref, size, output: opts.output }, () => `${size} bytes → ${opts.output}`)
     } catch (err) { fail(err) }

@@ -107,6 +107,28 @@ export class ControlClient {
     return total
   }
 
+  /** The agent's event stream (server-sent events) until `signal` aborts. */
+  async * events (signal: AbortSignal): AsyncGenerator<{ event: string, data: unknown }> {
+    const res = await fetch(`${this.#base}/v1/events`, { headers: { authorization: `Bearer ${this.#token}` }, signal })
+    if (!res.ok || res.body == null) return
+    let buf = ''
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += Buffer.from(chunk).toString('utf8')
+        let i
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const event = /^event: (.*)$/m.exec(frame)?.[1]
+          const data = /^data: (.*)$/m.exec(frame)?.[1]
+          if (event != null && data != null) yield { event, data: JSON.parse(data) }
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
+  }
+
   /** Imports a CAR file; resolves with its roots. */
   async importCar (path: string): Promise<{ roots: string[] }> {
     const { createReadStream } = await import('node:fs')
