@@ -28,7 +28,7 @@
  * machines wait. CTPF_BENCH_DNSMASQ_NO_PXEDHCP=1 gives dnsmasq's iPXE answers no-pxedhcp = 1,
  * for a comparison without that wait.
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -37,6 +37,7 @@ import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { Segment, sh } from '../../test/helpers/netns.js'
 import { bootMachine, type Machine } from '../../test/helpers/qemu.js'
+import { bootFiles, distributorConfig, startDistributorAgent } from '../../test/helpers/distributor-agent.js'
 import type { NsProcess } from '../../test/helpers/netns.js'
 // @ts-expect-error plain JavaScript, no types
 import { header, machine } from './lib.mjs'
@@ -84,12 +85,6 @@ http.createServer((req, res) => {
 `
 
 /** The boot files both sides serve: the fixtures and Debian's iPXE binaries, copied to a fresh dir. */
-async function bootFiles (seg: Segment): Promise<string> {
-  const dir = await seg.tempDir('ctpf-bootfiles-')
-  for (const f of ['vmlinuz', 'initrd.img']) await copyFile(join(CACHE, f), join(dir, f))
-  for (const f of ['undionly.kpxe', 'ipxe.efi']) await copyFile(join('/usr/lib/ipxe', f), join(dir, f))
-  return dir
-}
 
 /** dnsmasq as DHCP + TFTP (as in pxe-harness.test.ts) plus the Node HTTP server; radvd on the bridge. */
 async function startStandIn (seg: Segment): Promise<NsProcess[]> {
@@ -122,30 +117,8 @@ async function startStandIn (seg: Segment): Promise<NsProcess[]> {
 
 /** The agent with the distributor role, configured and started as test/e2e/pxe.test.ts does. */
 async function startOurs (seg: Segment): Promise<NsProcess[]> {
-  const files = await bootFiles(seg)
-  const dir = await seg.tempDir('ctpf-agent-')
-  // a boot server's host has a route for the limited broadcast (UEFI PXE takes no other replies)
-  if (seg.serverNs !== undefined) await sh('ip', ['-n', seg.serverNs, 'route', 'replace', '255.255.255.255/32', 'dev', seg.serverIf])
-  const distributor = {
-    dc: 'lab',
-    address: seg.serverAddress,
-    interface: seg.serverIf,
-    files: { dir: files },
-    profile: { name: PROFILE, kernel: 'vmlinuz', initrd: 'initrd.img', cmdline: CMDLINE },
-    http: { port: HTTP_PORT },
-    tftp: { port: 69 },
-    dhcp: {
-      mode: 'full',
-      authoritative: true,
-      subnets: [{ network: `${seg.net}.0`, netmask: '255.255.255.0', range: { start: `${seg.net}.100`, end: `${seg.net}.150` }, leaseTime: 600 }]
-    },
-    ipv6RouterAdvertisements: true
-  }
-  await writeFile(join(dir, 'config.json'), JSON.stringify({ distributor }))
-  const proc = seg.spawnServer(['env', 'CTPF_LOG_LEVEL=info', process.execPath, CLI, 'agent', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--tag', 'dc=lab'])
-  await proc.waitForOutput(/^control +http/m, 30_000)
-  await proc.waitForOutput(/distributor running/, 10_000)
-  return [proc]
+  const agent = await startDistributorAgent(seg, distributorConfig(seg, await bootFiles(seg), { profile: PROFILE, cmdline: CMDLINE }))
+  return [agent.proc]
 }
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')

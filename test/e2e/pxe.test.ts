@@ -5,53 +5,20 @@
  * serial console). One run in proxyDHCP mode beside dnsmasq as the site's DHCP server.
  * Every boot is recorded as a sighting in the agent's replicated state.
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import { Segment, sh } from '../helpers/netns.js'
+import { BOOT_CACHE, agentApi, bootFiles, distributorConfig, startDistributorAgent } from '../helpers/distributor-agent.js'
 import { describePrivileged } from '../helpers/privileged.js'
 import { bootMachine } from '../helpers/qemu.js'
-import type { NsProcess } from '../helpers/netns.js'
 import type { BootOptions, Machine } from '../helpers/qemu.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const CACHE = process.env.CTPF_BOOT_CACHE ?? join(ROOT, '.cache/boot')
 const LOGS = join(ROOT, '.cache/e2e-logs')
-const CLI = join(ROOT, 'dist/ctpf.mjs')
-
-interface Agent { proc: NsProcess, dir: string }
-
-async function bootFiles (seg: Segment): Promise<string> {
-  const dir = await seg.tempDir('ctpf-bootfiles-')
-  for (const f of ['vmlinuz', 'initrd.img']) await copyFile(join(CACHE, f), join(dir, f))
-  for (const f of ['undionly.kpxe', 'ipxe.efi']) await copyFile(join('/usr/lib/ipxe', f), join(dir, f))
-  return dir
-}
-
-/** A ctpf agent in the segment's server namespace, with the distributor section given. */
-async function startAgent (seg: Segment, distributor: Record<string, unknown>): Promise<Agent> {
-  const dir = await seg.tempDir('ctpf-agent-')
-  // a boot server's host has a route for the limited broadcast (UEFI PXE takes no other replies)
-  if (seg.serverNs !== undefined) await sh('ip', ['-n', seg.serverNs, 'route', 'replace', '255.255.255.255/32', 'dev', seg.serverIf])
-  await writeFile(join(dir, 'config.json'), JSON.stringify({ distributor }))
-  const proc = seg.spawnServer(['env', 'CTPF_LOG_LEVEL=info', process.execPath, CLI, 'agent', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--tag', 'dc=lab'])
-  await proc.waitForOutput(/^control +http/m, 30_000)
-  await proc.waitForOutput(/distributor running/, 10_000)
-  return { proc, dir }
-}
-
-/** GET on the agent's control API, from inside its namespace (the token goes in a header file, not an argument). */
-async function api (seg: Segment, agent: Agent, path: string): Promise<any> {
-  const url = (await readFile(join(agent.dir, 'control.url'), 'utf8')).trim()
-  const token = (await readFile(join(agent.dir, 'control.token'), 'utf8')).trim()
-  const headers = join(agent.dir, 'curl-headers')
-  await writeFile(headers, `Authorization: Bearer ${token}\n`, { mode: 0o600 })
-  const [cmd, ...args] = seg.serverArgv(['curl', '-sS', '-H', `@${headers}`, `${url}/v1${path}`])
-  const out = await sh(cmd as string, args)
-  return JSON.parse(out)
-}
+const CMDLINE = 'console=ttyS0 quiet panic=-1'
 
 describePrivileged('e2e:pxe — QEMU machines network-boot from a ctpf distributor', ['ip', 'qemu-system-x86_64', 'dnsmasq', 'radvd', 'curl'], () => {
   let seg: Segment | undefined
@@ -60,7 +27,7 @@ describePrivileged('e2e:pxe — QEMU machines network-boot from a ctpf distribut
 
   beforeAll(async () => {
     for (const f of ['vmlinuz', 'initrd.img']) {
-      if (!existsSync(join(CACHE, f))) throw new Error(`boot fixture ${join(CACHE, f)} missing: run bash scripts/boot-fixtures.sh`)
+      if (!existsSync(join(BOOT_CACHE, f))) throw new Error(`boot fixture ${join(BOOT_CACHE, f)} missing: run bash scripts/boot-fixtures.sh`)
     }
     await mkdir(LOGS, { recursive: true })
   })
@@ -82,59 +49,41 @@ describePrivileged('e2e:pxe — QEMU machines network-boot from a ctpf distribut
     return m
   }
 
-  function distributorConfig (s: Segment, files: string, dhcp: Record<string, unknown>): Record<string, unknown> {
-    return {
-      dc: 'lab',
-      address: s.serverAddress,
-      interface: s.serverIf,
-      files: { dir: files },
-      profile: { name: 'e2e', kernel: 'vmlinuz', initrd: 'initrd.img', cmdline: 'console=ttyS0 quiet panic=-1' },
-      http: { port: 8080 },
-      tftp: { port: 69 },
-      dhcp,
-      ipv6RouterAdvertisements: true
-    }
-  }
 
-  const fullDhcp = (s: Segment): Record<string, unknown> => ({
-    mode: 'full',
-    authoritative: true,
-    subnets: [{ network: `${s.net}.0`, netmask: '255.255.255.0', range: { start: `${s.net}.100`, end: `${s.net}.150` }, leaseTime: 600 }]
-  })
 
   it('BIOS: the iPXE NIC ROM gets the script URL from our DHCP and boots kernel + initrd from our HTTP', async () => {
     seg = await Segment.create()
-    const agent = await startAgent(seg, distributorConfig(seg, await bootFiles(seg), fullDhcp(seg)))
+    const agent = await startDistributorAgent(seg, distributorConfig(seg, await bootFiles(seg), { profile: 'e2e', cmdline: CMDLINE }))
     const mac = '52:54:00:c8:01:01'
     const vm = await boot('bios-rom', { mac, nic: 'e1000', firmware: 'bios', boot: 'pxe' })
     timings['bios-rom'] = (await vm.waitFor(/^CTPF-BOOT-OK$/m, 120_000)).atMs
     expect(vm.log).toContain(`ctpf: ${mac} (i386/pcbios) boots profile e2e`)
-    const sightings = await api(seg, agent, '/state?prefix=sightings/lab/')
+    const sightings = await agentApi(seg, agent, '/state?prefix=sightings/lab/')
     expect(sightings.map((s: { key: string }) => s.key)).toContain(`sightings/lab/${mac.replace(/:/g, '-')}`)
   }, 200_000)
 
   it('BIOS chainloading undionly.kpxe over our TFTP, which then boots the script over HTTP', async () => {
     seg = await Segment.create()
-    const cfg = distributorConfig(seg, await bootFiles(seg), fullDhcp(seg))
+    const cfg = distributorConfig(seg, await bootFiles(seg), { profile: 'e2e', cmdline: CMDLINE })
     cfg.http = { port: 8080, chainUndionly: true }
-    const agent = await startAgent(seg, cfg)
+    const agent = await startDistributorAgent(seg, cfg)
     const mac = '52:54:00:c8:04:01'
     const vm = await boot('bios-undionly', { mac, nic: 'e1000', firmware: 'bios', boot: 'pxe' })
     timings['bios-undionly'] = (await vm.waitFor(/^CTPF-BOOT-OK$/m, 140_000)).atMs
     expect(vm.log).toContain('chainloads undionly.kpxe')
     expect(vm.log).toContain('boots profile e2e')
-    const m = await api(seg, agent, '/metrics')
+    const m = await agentApi(seg, agent, '/metrics')
     expect(m.tftpFilesServed).toBeGreaterThanOrEqual(1)
   }, 200_000)
 
   it('UEFI: OVMF\'s own PXE fetches ipxe.efi over our TFTP, which then boots the script over HTTP', async () => {
     seg = await Segment.create()
-    const agent = await startAgent(seg, distributorConfig(seg, await bootFiles(seg), fullDhcp(seg)))
+    const agent = await startDistributorAgent(seg, distributorConfig(seg, await bootFiles(seg), { profile: 'e2e', cmdline: CMDLINE }))
     const mac = '52:54:00:c8:02:01'
     const vm = await boot('uefi-ipxe-efi', { mac, nic: 'virtio-net-pci', romfile: '', firmware: 'uefi', boot: 'pxe' })
     timings['uefi-ipxe-efi'] = (await vm.waitFor(/^CTPF-BOOT-OK$/m, 140_000)).atMs
     expect(vm.log).toMatch(/boots profile e2e/)
-    const m = await api(seg, agent, '/metrics')
+    const m = await agentApi(seg, agent, '/metrics')
     expect(m.tftpFilesServed).toBeGreaterThanOrEqual(1)
     expect(m.dhcpAcks).toBeGreaterThanOrEqual(2) // the firmware's PXE, then iPXE
   }, 200_000)
@@ -148,7 +97,7 @@ describePrivileged('e2e:pxe — QEMU machines network-boot from a ctpf distribut
     const dnsmasq = s.spawnLan(['dnsmasq', '--no-daemon', '--port=0', `--interface=${s.bridge}`, '--bind-interfaces', '--no-resolv', '--no-hosts', '--log-dhcp',
       `--dhcp-range=${s.net}.50,${s.net}.60,255.255.255.0,10m`, `--dhcp-leasefile=${join(siteDir, 'leases')}`, `--pid-file=${join(siteDir, 'pid')}`, '--user=root', '--group=root'])
     await dnsmasq.waitForOutput(/DHCP, IP range/, 10_000)
-    await startAgent(s, distributorConfig(s, await bootFiles(s), { mode: 'proxy', subnets: [{ network: `${s.net}.0`, netmask: '255.255.255.0' }] }))
+    await startDistributorAgent(s, distributorConfig(s, await bootFiles(s), { profile: 'e2e', cmdline: CMDLINE, dhcp: { mode: 'proxy', subnets: [{ network: `${s.net}.0`, netmask: '255.255.255.0' }] } }))
     const mac = '52:54:00:c8:03:01'
     const vm = await boot('bios-proxy', { mac, nic: 'e1000', firmware: 'bios', boot: 'pxe' })
     timings['bios-proxy'] = (await vm.waitFor(/^CTPF-BOOT-OK$/m, 120_000)).atMs
