@@ -252,7 +252,11 @@ export class Agent {
     void this.#dialKnown(bootstrap)
     // members we know but are not connected to are dialled again (a healed network, a peer
     // that restarted, a join whose first redial failed)
-    this.#redial = setInterval(() => { void this.#dialKnown([]) }, 5000)
+    // — the bootstrap addresses too: a joiner's first redial of its inviter can race the
+    // closing of its join connection, and it knows no other address yet
+    this.#redial = setInterval(() => { void this.#dialKnown(bootstrap) }, 5000)
+    const retry = setTimeout(() => { void this.#dialKnown(bootstrap) }, 1000)
+    retry.unref()
     this.#redial.unref()
   }
 

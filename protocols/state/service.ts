@@ -21,7 +21,7 @@ export const STATE_SYNC_PROTOCOL = '/ctpf/state/1.0.0'
 export const stateTopic = (meshId: string): string => `/ctpf/${meshId}/state/1`
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 const CHUNK = 500
-const SYNC_TIMEOUT_MS = 30_000
+const SYNC_TIMEOUT_MS = 15_000
 const MAX_GOSSIP_BYTES = 80 * 1024
 /** A round with one random member: cheap (256 short digests) and bounds how long gossip losses last. */
 const ANTI_ENTROPY_MS = 2_000
@@ -175,7 +175,7 @@ export class StateService {
     if (!this.#started) return
     const t = setTimeout(() => {
       this.#timers.delete(t)
-      void this.syncWithRandomPeer(except)
+      void this.#spreadRound(except)
     }, 20)
     t.unref()
     this.#timers.add(t)
@@ -203,20 +203,23 @@ export class StateService {
     }
   }
 
-  #rounds = 0
+  #spreading = false
 
-  async syncWithRandomPeer (except?: string): Promise<void> {
-    // one round of our own at a time: rounds that overlap only re-send the same records
-    if (this.#rounds > 0) return
-    this.#rounds++
+  /**
+   * The epidemic follow-up round: one chain at a time, since overlapping chains only re-send
+   * the same records. The periodic round and the round on connect are never held back by it.
+   */
+  async #spreadRound (except: string): Promise<void> {
+    if (this.#spreading) return
+    this.#spreading = true
     try {
-      await this.#syncWithRandomPeer(except)
+      await this.syncWithRandomPeer(except)
     } finally {
-      this.#rounds--
+      this.#spreading = false
     }
   }
 
-  async #syncWithRandomPeer (except?: string): Promise<void> {
+  async syncWithRandomPeer (except?: string): Promise<void> {
     const peers = [...new Set(this.#c.libp2p.getConnections().map(c => c.remotePeer.toString()))].filter(p => p !== except && this.#c.isMember(p))
     if (peers.length === 0) return
     await this.syncWith(peers[Math.floor(Math.random() * peers.length)])
