@@ -14,7 +14,8 @@
  *     "dns": { "port": 53, "domain": "mesh.internal", "upstreams": ["10.0.0.254"] },
  *     "ipv6RouterAdvertisements": true } }
  * ```
- * `ipv6RouterAdvertisements` runs radvd on `interface` with a ULA prefix, so iPXE (which waits
+ * `ipv6RouterAdvertisements` (on by default when `interface` is given) runs radvd on `interface`
+ * with a ULA prefix, so iPXE (which waits
  * ~16 s for a Router Advertisement otherwise) boots at once.
  */
 import { z } from 'zod'
@@ -42,8 +43,11 @@ export const distributorConfigSchema = z.object({
   tftp: z.record(z.string(), z.unknown()).optional(),
   dhcp: z.record(z.string(), z.unknown()).optional(),
   dns: z.record(z.string(), z.unknown()).optional(),
-  ipv6RouterAdvertisements: z.boolean().default(false)
-}).strict().refine(c => !c.ipv6RouterAdvertisements || c.interface != null, 'ipv6RouterAdvertisements needs "interface"')
+  ipv6RouterAdvertisements: z.boolean().optional()
+}).strict()
+  .refine(c => c.ipv6RouterAdvertisements !== true || c.interface != null, 'ipv6RouterAdvertisements needs "interface"')
+  // iPXE waits ~16 s for a Router Advertisement: answer one out of the box wherever we can
+  .transform(c => ({ ...c, ipv6RouterAdvertisements: c.ipv6RouterAdvertisements ?? c.interface != null }))
 
 export type DistributorConfig = z.infer<typeof distributorConfigSchema>
 export type DistributorConfigInput = z.input<typeof distributorConfigSchema>

@@ -40,8 +40,8 @@ export function distributorConfig (seg: Segment, files: string, opts: { profile:
     profile: { name: opts.profile, kernel: 'vmlinuz', initrd: 'initrd.img', cmdline: opts.cmdline },
     http: { port: 8080 },
     tftp: { port: 69 },
-    dhcp: opts.dhcp ?? fullDhcp(seg),
-    ipv6RouterAdvertisements: true
+    // no ipv6RouterAdvertisements: with an interface given, radvd runs by default
+    dhcp: opts.dhcp ?? fullDhcp(seg)
   }
 }
 
