@@ -13,8 +13,8 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Emitter } from '../protocols/events.js'
 import {
-  MemberRegistry, MembershipService, ROOT_ISSUER, TokenForeignMeshError, JoinFailedError,
-  decodeToken, meshIdFromRoot, requestJoin, signRecord, verifyToken
+  MembershipService, ROOT_ISSUER, TokenForeignMeshError, JoinFailedError,
+  decodeToken, meshIdFromRoot, membershipKey, requestJoin, signRecord, verifyToken
 } from '../protocols/membership/index.js'
 import { toBase64url } from '../protocols/codec.js'
 import { openStore } from '../store/index.js'
@@ -26,6 +26,8 @@ import {
 } from './datadir.js'
 import { createNode, listenThroughRelays } from './node.js'
 import { startReplication } from './replication.js'
+import { migrateLegacyMembers, openMeshState } from './mesh-state.js'
+import type { MeshState } from './mesh-state.js'
 import { startDistributor } from './distributor.js'
 import { startArtifacts } from './artifacts.js'
 import type { Artifacts } from '../protocols/artifacts/index.js'
@@ -34,7 +36,7 @@ import type { Replication } from './replication.js'
 import type { AgentNode } from './node.js'
 import type { ControlApi, JobView, JobsApi, PeerView, StatusView } from './control/api.js'
 import type { AgentConfig } from './config.js'
-import type { AnyRecord, Member, MemberRecord, Tags, TagsRecord } from '../protocols/membership/index.js'
+import type { Member, MemberRecord, MemberRegistry, Tags, TagsRecord } from '../protocols/membership/index.js'
 import type { Store, Sublevel } from '../store/index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -54,21 +56,26 @@ export interface AgentEvents {
 
 export type StartMode = 'founded' | 'joined' | 'resumed'
 
-interface Mesh { meshId: string, root: string, registry: MemberRegistry }
+interface Mesh { meshId: string, root: string, registry: MemberRegistry, state: MeshState }
 
 /** Founds a mesh in a data directory without starting anything (`ctpf init`). */
 export async function foundMesh (dataDir: string, store: Store, identity: PrivateKey, tags: Tags): Promise<Mesh> {
   const rootKey = await createRootKey(dataDir)
   const rootRaw = rootKey.publicKey.raw
   const meshId = meshIdFromRoot(rootRaw)
-  const registry = new MemberRegistry(meshId, rootKey.publicKey, store.sublevel<AnyRecord>('members'))
   const peerId = peerIdFromPrivateKey(identity).toString()
+  const state = await openMeshState({ db: store, meshId, rootKey: rootKey.publicKey, self: peerId, privateKey: identity })
+  const { registry } = state
   const now = Date.now()
-  await registry.apply(await signRecord<MemberRecord>({ type: 'member', mesh: meshId, peer: peerId, tags: {}, caps: ['admin'], issuer: ROOT_ISSUER, issuedAt: now }, rootKey), { silent: true })
-  await registry.apply(await signRecord<TagsRecord>({ type: 'tags', mesh: meshId, peer: peerId, tags, issuedAt: now }, identity), { silent: true })
+  const self = await signRecord<MemberRecord>({ type: 'member', mesh: meshId, peer: peerId, tags: {}, caps: ['admin'], issuer: ROOT_ISSUER, issuedAt: now }, rootKey)
+  const selfTags = await signRecord<TagsRecord>({ type: 'tags', mesh: meshId, peer: peerId, tags, issuedAt: now }, identity)
+  for (const r of [self, selfTags]) {
+    await registry.apply(r, { silent: true })
+    await state.store.write(membershipKey(r), r)
+  }
   const root = toBase64url(rootRaw)
   writeMeshFile(dataDir, { meshId, root, bootstrap: [] })
-  return { meshId, root, registry }
+  return { meshId, root, registry, state }
 }
 
 export class Agent {
@@ -125,8 +132,8 @@ export class Agent {
     let mesh: Mesh | undefined
 
     if (meshFile != null) {
-      mesh = { meshId: meshFile.meshId, root: meshFile.root, registry: new MemberRegistry(meshFile.meshId, publicKeyFromRaw(fromB64(meshFile.root)), store.sublevel('members')) }
-      await mesh.registry.load()
+      const state = await openMeshState({ db: store, meshId: meshFile.meshId, rootKey: publicKeyFromRaw(fromB64(meshFile.root)), self: selfId, privateKey: identity })
+      mesh = { meshId: meshFile.meshId, root: meshFile.root, registry: state.registry, state }
       if (config.join != null) {
         const token = decodeToken(config.join)
         if (token.payload.mesh !== meshFile.meshId) throw new TokenForeignMeshError(token.payload.mesh, meshFile.meshId)
@@ -173,18 +180,21 @@ export class Agent {
           ? 'this agent was revoked from its mesh; it cannot rejoin with this identity'
           : 'this agent holds no valid membership of its mesh (join with an invite token)')
       }
+      const replication = await startReplication({ self: selfId, meshId: mesh.meshId, mesh: mesh.state, node, log })
       const membership = new MembershipService({
         peerId: selfId,
         privateKey: identity,
         registry,
         nonces: store.sublevel<number>('invite-nonces'),
         libp2p: node,
-        pubsub: node.services.pubsub,
+        write: async (key, record) => { await replication.state.write(key, record) },
+        snapshot: () => replication.state.store.list('members/').map(e => e.record),
         logger: log.child({ component: 'membership' })
       })
       Object.defineProperty(membership.metrics, 'refusedStreams', { get: () => refused, enumerable: true })
       await membership.start()
-      const replication = await startReplication({ self: selfId, meshId: mesh.meshId, privateKey: identity, registry, db: store, node, log })
+      const migrated = await migrateLegacyMembers(mesh.state, selfId, async (key, r) => { await replication.state.write(key, r) })
+      if (migrated > 0) log.info({ records: migrated }, 'membership records of an older data directory moved into replicated state')
       const artifacts = await startArtifacts({ self: selfId, dataDir: config.dataDir, quotaBytes: config.artifactQuotaBytes, corruptServedBlocks: config.testCorruptBlocks, db: store, node, replication, log })
       const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log }) : undefined
       const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts })
@@ -206,14 +216,17 @@ export class Agent {
     const tags = await signRecord<TagsRecord>({ type: 'tags', mesh: payload.mesh, peer: selfId, tags: { ...config.tags }, issuedAt: Date.now() }, identity)
     log.info({ mesh: payload.mesh, inviter: payload.inviter }, 'joining mesh')
     const outcome = await requestJoin(node, text, tags)
-    const registry = existing?.registry ?? new MemberRegistry(payload.mesh, publicKeyFromRaw(fromB64(payload.root)), store.sublevel('members'))
-    await registry.applyMany(outcome.records)
+    const state = existing?.state ?? await openMeshState({ db: store, meshId: payload.mesh, rootKey: publicKeyFromRaw(fromB64(payload.root)), self: selfId, privateKey: identity })
+    // the members' records arrive as state records: verified (chains and signatures) and
+    // persisted before the mesh file says this agent belongs to the mesh
+    await state.store.applyMany(await state.store.verifyMany(outcome.records))
+    const { registry } = state
     if (!registry.isMember(selfId)) throw new JoinFailedError('JOIN_INCOMPLETE', 'the inviter answered but sent no valid membership record for this agent')
     writeMeshFile(config.dataDir, { meshId: payload.mesh, root: payload.root, bootstrap: payload.addrs })
     // the connection was opened as a non-member, so both sides refused identify, kad and
     // gossipsub on it; a fresh connection (dialled again in #wire) runs them as members
     await Promise.resolve(node.hangUp(peerIdFromString(outcome.inviter))).catch(() => {})
-    return { meshId: payload.mesh, root: payload.root, registry }
+    return { meshId: payload.mesh, root: payload.root, registry, state }
   }
 
   async #wire (bootstrap: string[]): Promise<void> {

@@ -1,8 +1,11 @@
-/** Protocol ids and topics of the membership layer. Changelog: 1.0.0 (2026-11-22) first version. */
-export const JOIN_PROTOCOL = '/ctpf/join/1.0.0'
-export const SYNC_PROTOCOL = '/ctpf/members/1.0.0'
+/**
+ * Protocol ids of the membership layer. Changelog: 1.0.0 (2026-11-22) first version;
+ * 2026-11-22 later: the members topic and `/ctpf/members/1.0.0` sync are gone — records travel
+ * in replicated state under `members/`, and the join response carries those state records.
+ * The join protocol is now 2.0.0.
+ */
+export const JOIN_PROTOCOL = '/ctpf/join/2.0.0'
 export const KAD_PROTOCOL = '/ctpf/kad/1.0.0'
-export const membersTopic = (meshId: string): string => `/ctpf/${meshId}/members/1`
 
 /** Largest join request or gossip record, in bytes. */
 export const MAX_RECORD_BYTES = 16 * 1024

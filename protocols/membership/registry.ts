@@ -40,12 +40,16 @@ function keyOf (r: AnyRecord): string { return `${r.type}/${r.peer}` }
 export class MemberRegistry extends Emitter<RegistryEvents> {
   readonly meshId: string
   readonly #rootKey: PublicKey
-  readonly #persist: Sublevel<AnyRecord>
+  readonly #persist?: Sublevel<AnyRecord>
   readonly #records = new Map<string, AnyRecord>()
   readonly #pending = new Map<string, AnyRecord>()
   #validity = new Map<string, boolean>()
 
-  constructor (meshId: string, rootKey: PublicKey, persist: Sublevel<AnyRecord>) {
+  /**
+   * `persist` is optional: in an agent the records live in replicated state (`members/…`) and
+   * the registry is the verified index over them, seeded with `applyMany` at start.
+   */
+  constructor (meshId: string, rootKey: PublicKey, persist?: Sublevel<AnyRecord>) {
     super()
     this.meshId = meshId
     this.#rootKey = rootKey
@@ -54,6 +58,7 @@ export class MemberRegistry extends Emitter<RegistryEvents> {
 
   /** Loads the persisted records (verified again: the disk is not trusted more than the wire). */
   async load (): Promise<void> {
+    if (this.#persist == null) return
     const all: AnyRecord[] = []
     for await (const [, value] of this.#persist.entries()) all.push(value)
     await this.applyMany(all, { silent: true, allowFuture: true })
@@ -136,7 +141,7 @@ export class MemberRegistry extends Emitter<RegistryEvents> {
     const before = this.#snapshotMembership()
     this.#records.set(keyOf(record), record)
     this.#validity = new Map()
-    await this.#persist.put(keyOf(record), record)
+    await this.#persist?.put(keyOf(record), record)
     if (opts.silent !== true) this.#announce(before)
     await this.#retryPending(opts)
     return 'accepted'

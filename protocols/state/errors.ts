@@ -8,7 +8,7 @@ export class StateError extends Error {
 
 /** A record refused at the boundary; `reason` is a short stable word for metrics. */
 export class StateRecordRefusedError extends StateError {
-  constructor (readonly reason: 'malformed' | 'signature' | 'foreign' | 'author' | 'unauthorized' | 'future' | 'oversize', message: string) {
+  constructor (readonly reason: 'malformed' | 'signature' | 'foreign' | 'author' | 'unauthorized' | 'future' | 'oversize' | 'value' | 'pending', message: string) {
     super('STATE_RECORD_REFUSED', message)
     this.name = 'StateRecordRefusedError'
   }

@@ -122,14 +122,9 @@ export class StateService {
     }
   }
 
-  /** Verifies records from a peer one by one (bad ones are counted and dropped), applies the rest at once. */
+  /** Verifies records from a peer (bad ones are counted and dropped), applies the rest at once. */
   async #applyFromPeer (records: unknown[]): Promise<number> {
-    const good: StateRecord[] = []
-    for (const r of records) {
-      // most of a round's records are already held: no signature check for those
-      if (this.#c.store.holdsOrSupersedes(r)) continue
-      try { good.push(await this.#c.store.verify(r)) } catch { /* counted by the store */ }
-    }
+    const good = await this.#c.store.verifyMany(records)
     const outcomes = await this.#c.store.applyMany(good)
     const n = outcomes.filter(o => o === 'accepted').length
     this.metrics.syncedRecords += n

@@ -19,6 +19,12 @@ export const DEFAULT_TOMBSTONE_HORIZON_MS = 7 * 24 * 3600_000
 export const BUCKETS = 256
 
 export type Watcher = (record: StateRecord) => void
+/**
+ * A check of a record's value for one key prefix, run before the author's membership is
+ * checked (so a record can carry the membership that makes its author known — `members/`).
+ * Throws StateRecordRefusedError to refuse.
+ */
+export type ValueCheck = (record: StateRecord) => Promise<void>
 export type ApplyOutcome = 'accepted' | 'known' | 'stale'
 
 export interface StateStoreInit {
@@ -30,6 +36,8 @@ export interface StateStoreInit {
   authority: Authority
   now?: () => number
   tombstoneHorizonMs?: number
+  /** Value checks by key prefix. */
+  checks?: ReadonlyArray<{ prefix: string, check: ValueCheck }>
 }
 
 export interface RefusalCounters { [reason: string]: number }
@@ -115,21 +123,69 @@ export class StateStore {
 
   /** Checks a record from the network. Throws StateRecordRefusedError. */
   async verify (input: unknown): Promise<StateRecord> {
+    try {
+      return await this.#check(input)
+    } catch (err) {
+      this.#count(err)
+      throw err
+    }
+  }
+
+  /**
+   * Checks records from one peer's batch. A record refused because its author (or the issuer
+   * of a membership record) is not known yet is tried again after the rest of the batch: a
+   * late joiner's first sync carries the members and their writes together, in any order.
+   * Refused records are counted and dropped.
+   */
+  async verifyMany (inputs: unknown[]): Promise<StateRecord[]> {
+    const good: StateRecord[] = []
+    let waiting: unknown[] = []
+    let errors: unknown[] = []
+    for (const input of inputs) {
+      // most of a sync round's records are already held: no signature check for those
+      if (this.holdsOrSupersedes(input)) continue
+      try {
+        good.push(await this.#check(input))
+      } catch (err) {
+        if (err instanceof StateRecordRefusedError && (err.reason === 'author' || err.reason === 'pending')) waiting.push(input)
+        else this.#count(err)
+      }
+    }
+    while (waiting.length > 0) {
+      const retry = waiting
+      waiting = []
+      errors = []
+      for (const input of retry) {
+        try {
+          good.push(await this.#check(input))
+        } catch (err) {
+          waiting.push(input)
+          errors.push(err)
+        }
+      }
+      if (waiting.length === retry.length) break
+    }
+    for (const err of errors) this.#count(err)
+    return good
+  }
+
+  async #check (input: unknown): Promise<StateRecord> {
     const parsed = stateRecordSchema.safeParse(input)
-    if (!parsed.success) return this.#refuse('malformed', parsed.error.issues[0]?.message ?? 'malformed record')
+    if (!parsed.success) throw new StateRecordRefusedError('malformed', parsed.error.issues[0]?.message ?? 'malformed record')
     const r = parsed.data
-    if (r.mesh !== this.#init.meshId) return this.#refuse('foreign', `record is for mesh ${r.mesh}`)
-    if (valueSize(r.value) > MAX_VALUE_BYTES) return this.#refuse('oversize', `value of ${r.key} is larger than ${MAX_VALUE_BYTES} bytes`)
-    if (r.stamp.t > this.#now() + MAX_CLOCK_SKEW_MS) return this.#refuse('future', `record ${r.key} is stamped ${r.stamp.t - this.#now()} ms in the future`)
-    if (!this.#init.authority.isMember(r.author)) return this.#refuse('author', `author ${r.author} is not a member`)
-    if (!this.#init.rules.permits(r.key, r.author, this.#init.authority)) return this.#refuse('unauthorized', `${r.author} may not write ${r.key}`)
-    if (!(await verifyStateRecord(r))) return this.#refuse('signature', `signature of ${r.key} does not verify`)
+    if (r.mesh !== this.#init.meshId) throw new StateRecordRefusedError('foreign', `record is for mesh ${r.mesh}`)
+    if (valueSize(r.value) > MAX_VALUE_BYTES) throw new StateRecordRefusedError('oversize', `value of ${r.key} is larger than ${MAX_VALUE_BYTES} bytes`)
+    if (r.stamp.t > this.#now() + MAX_CLOCK_SKEW_MS) throw new StateRecordRefusedError('future', `record ${r.key} is stamped ${r.stamp.t - this.#now()} ms in the future`)
+    for (const { prefix, check } of this.#init.checks ?? []) if (r.key.startsWith(prefix)) await check(r)
+    if (!this.#init.authority.isMember(r.author)) throw new StateRecordRefusedError('author', `author ${r.author} is not a member`)
+    if (!this.#init.rules.permits(r.key, r.author, this.#init.authority)) throw new StateRecordRefusedError('unauthorized', `${r.author} may not write ${r.key}`)
+    if (!(await verifyStateRecord(r))) throw new StateRecordRefusedError('signature', `signature of ${r.key} does not verify`)
     return r
   }
 
-  #refuse (reason: StateRecordRefusedError['reason'], message: string): never {
+  #count (err: unknown): void {
+    const reason = err instanceof StateRecordRefusedError ? err.reason : 'malformed'
     this.refused[reason] = (this.refused[reason] ?? 0) + 1
-    throw new StateRecordRefusedError(reason, message)
   }
 
   /**

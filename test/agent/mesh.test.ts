@@ -1,7 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jsonStream } from '../../protocols/codec.js'
-import { JOIN_PROTOCOL, KAD_PROTOCOL, SYNC_PROTOCOL } from '../../protocols/membership/index.js'
+import { JOIN_PROTOCOL, KAD_PROTOCOL } from '../../protocols/membership/index.js'
+import { STATE_SYNC_PROTOCOL } from '../../protocols/state/index.js'
 import { invite, memberIds, runCli, startAgent, tempDir, waitFor } from '../helpers/agents.js'
 import { createOutsider } from '../helpers/outsider.js'
 import type { RunningAgent } from '../helpers/agents.js'
@@ -142,7 +143,7 @@ describe('a mesh of agents in separate processes', () => {
     const outsider = await createOutsider()
     try {
       const addr = multiaddr((await founder.status()).addresses[0])
-      for (const proto of [KAD_PROTOCOL, SYNC_PROTOCOL, '/meshsub/1.1.0', '/meshsub/1.0.0', '/ipfs/ping/1.0.0', '/ipfs/id/1.0.0', '/libp2p/circuit/relay/0.2.0/hop']) {
+      for (const proto of [KAD_PROTOCOL, STATE_SYNC_PROTOCOL, '/meshsub/1.1.0', '/meshsub/1.0.0', '/ipfs/ping/1.0.0', '/ipfs/id/1.0.0', '/libp2p/circuit/relay/0.2.0/hop']) {
         let opened = false
         try {
           const s = await outsider.dialProtocol(addr, proto, { signal: AbortSignal.timeout(5000) })
