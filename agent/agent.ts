@@ -180,7 +180,7 @@ export class Agent {
           ? 'this agent was revoked from its mesh; it cannot rejoin with this identity'
           : 'this agent holds no valid membership of its mesh (join with an invite token)')
       }
-      const replication = await startReplication({ self: selfId, meshId: mesh.meshId, mesh: mesh.state, node, log })
+      const replication = await startReplication({ self: selfId, meshId: mesh.meshId, mesh: mesh.state, node, log, testHooks: config.testHooks })
       const membership = new MembershipService({
         peerId: selfId,
         privateKey: identity,

@@ -37,8 +37,10 @@ export interface JobRunnerTiming {
   rankStepMs: number
   settleMs: number
   scanMs: number
+  /** Claim records of a job are deleted this long after it finished (checked every half of it). */
+  claimRetentionMs: number
 }
-export const DEFAULT_TIMING: JobRunnerTiming = { leaseMs: 6000, rankStepMs: 250, settleMs: 60, scanMs: 500 }
+export const DEFAULT_TIMING: JobRunnerTiming = { leaseMs: 6000, rankStepMs: 250, settleMs: 60, scanMs: 500, claimRetentionMs: 60_000 }
 
 export interface JobRunnerComponents {
   self: string
@@ -65,6 +67,8 @@ export class JobError extends Error {
 
 const MAX_LOG_LINES = 2000
 const MAX_LOG_BYTES = 60 * 1024
+/** Logs up to this size are kept in the finished job's record instead of `joblogs/<id>`. */
+const INLINE_LOG_BYTES = 8 * 1024
 const MAX_LINE = 2000
 
 interface Running { controller: AbortController, lines: LogLine[], renew: NodeJS.Timeout, attempt: number, rank: number }
@@ -78,6 +82,7 @@ export class JobRunner extends Emitter<JobEvents> {
   readonly #pendingClaims = new Map<string, NodeJS.Timeout>()
   readonly #offs: Array<() => void> = []
   #scan?: NodeJS.Timeout
+  #sweep?: NodeJS.Timeout
   #started = false
 
   constructor (components: JobRunnerComponents) {
@@ -100,11 +105,13 @@ export class JobRunner extends Emitter<JobEvents> {
     this.#offs.push(store.watch(JOBS_PREFIX, r => { this.#onJob(r.value as Job | null, r.key) }))
     this.#offs.push(store.watch(CANCEL_PREFIX, r => { this.#onCancel(r.key.slice(CANCEL_PREFIX.length)) }))
     for (const { key, value } of store.list(CLAIMS_PREFIX)) this.#indexClaim(key, value)
-    this.#offs.push(store.watch(CLAIMS_PREFIX, r => { this.#indexClaim(r.key, r.value); this.#onClaim(r.key) }))
+    this.#offs.push(store.watch(CLAIMS_PREFIX, r => { this.#indexClaim(r.key, r.value); this.#observeDelay(r.author, r.value); this.#onClaim(r.key) }))
     this.#c.pubsub.topicValidators.set(jobLogsTopic(this.#c.meshId), (from, msg) => this.#validateLog(from.toString(), msg))
     this.#c.pubsub.subscribe(jobLogsTopic(this.#c.meshId))
     this.#scan = setInterval(() => { this.#scanAll() }, this.#t.scanMs)
     this.#scan.unref()
+    this.#sweep = setInterval(() => { void this.collectClaims(this.#t.claimRetentionMs).catch(() => {}) }, Math.max(500, this.#t.claimRetentionMs / 2))
+    this.#sweep.unref()
     this.#scanAll()
   }
 
@@ -112,6 +119,7 @@ export class JobRunner extends Emitter<JobEvents> {
     if (!this.#started) return
     this.#started = false
     clearInterval(this.#scan)
+    clearInterval(this.#sweep)
     for (const off of this.#offs.splice(0)) off()
     for (const t of this.#pendingClaims.values()) clearTimeout(t)
     this.#pendingClaims.clear()
@@ -157,9 +165,23 @@ export class JobRunner extends Emitter<JobEvents> {
     return job
   }
 
+  /**
+   * A job as the operator sees it. Between a claim and the claimant's first write to the job
+   * record (the settle time), the record still says `queued`: the view says `claimed`, from
+   * the claim records.
+   */
   get (id: string): (Job & { reason: string | null }) | undefined {
-    const job = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)
-    if (job == null) return undefined
+    const stored = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)
+    if (stored == null) return undefined
+    const { logs: _logs, ...job } = stored
+    if (job.status === 'queued') {
+      const next = job.attempts + 1
+      const winner = this.#winner(id, next)
+      const at = this.#claims(id).find(c => c.attempt === next && c.peer === winner)?.at
+      if (winner != null && at != null && Date.now() - at < this.#t.leaseMs) {
+        return { ...job, status: 'claimed', claim: { peer: winner, until: at + this.#t.leaseMs, attempt: next }, reason: null }
+      }
+    }
     return { ...job, reason: TERMINAL.has(job.status) ? null : this.#c.state.store.get<string>(`${REASON_PREFIX}${id}`) ?? null }
   }
 
@@ -180,6 +202,8 @@ export class JobRunner extends Emitter<JobEvents> {
 
   /** Log lines kept so far: the stored ones of a finished job, or those seen of a running one. */
   logs (id: string): LogLine[] {
+    const inRecord = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${id}`)?.logs
+    if (inRecord != null) return inRecord.lines
     const stored = this.#c.state.store.get<{ lines: LogLine[] }>(`${LOGS_PREFIX}${id}`)
     if (stored != null) return stored.lines
     return this.#seen.get(id) ?? []
@@ -212,6 +236,26 @@ export class JobRunner extends Emitter<JobEvents> {
 
   #handles (peer: string, kind: string): boolean {
     return this.#c.state.store.get<AgentJobInfo>(`${AGENTS_PREFIX}${peer}`)?.kinds.includes(kind) === true
+  }
+
+  /**
+   * Deletes this agent's claim records of jobs that finished more than `afterMs` ago (or are
+   * gone): each agent deletes only its own, as only it may write them; the tombstones are
+   * collected with all others. Returns how many.
+   */
+  async collectClaims (afterMs = this.#t.claimRetentionMs): Promise<number> {
+    const store = this.#c.state.store
+    let n = 0
+    for (const { key } of store.list(CLAIMS_PREFIX)) {
+      const [, id, , peer] = key.split('/')
+      if (peer !== this.#c.self) continue
+      const job = store.get<Job>(`${JOBS_PREFIX}${id}`)
+      if (job != null && (!TERMINAL.has(job.status) || Date.now() - job.updatedAt < afterMs)) continue
+      await this.#c.state.delete(key)
+      n++
+    }
+    for (const id of [...this.#claimIndex.keys()]) if (!this.#claimIndex.get(id)?.some(c => store.get(`${CLAIMS_PREFIX}${id}/${c.attempt}/${c.peer}`) != null)) this.#claimIndex.delete(id)
+    return n
   }
 
   // ---- the agents' side ----
@@ -299,13 +343,37 @@ export class JobRunner extends Emitter<JobEvents> {
       .map(m => ({ peer: m.peerId, score: rendezvous(job.id, attempt - 1, m.peerId) }))
       .sort((a, b) => a.score < b.score ? 1 : a.score > b.score ? -1 : 0)
     const rank = Math.max(0, candidates.findIndex(c => c.peer === this.#c.self))
-    const delay = rank * this.#t.rankStepMs
+    const delay = rank * this.rankStepMs
     const t = setTimeout(() => {
       this.#pendingClaims.delete(job.id)
       void this.#claim(job.id, rank).catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
     }, delay)
     t.unref()
     this.#pendingClaims.set(job.id, t)
+  }
+
+  /**
+   * How late other agents' claims arrive here, as a decaying maximum. On a loaded mesh gossip
+   * can take longer than the rank step; a lower-ranked agent then waits longer before it
+   * claims and before it reports, so a better-ranked claim still reaches it in time.
+   */
+  #delayEstimate = 0
+  #delayAt = 0
+
+  #observeDelay (author: string, value: unknown): void {
+    const at = (value as { at?: unknown } | null)?.at
+    if (author === this.#c.self || typeof at !== 'number') return
+    const now = Date.now()
+    const sample = Math.min(10_000, Math.max(0, now - at))
+    // halves every 10 s without a slower sample
+    const decayed = this.#delayEstimate * 0.5 ** ((now - this.#delayAt) / 10_000)
+    this.#delayAt = now
+    this.#delayEstimate = Math.max(sample, decayed)
+  }
+
+  /** The rank step in use: the configured one, or twice the recent claim delay if that is longer. */
+  get rankStepMs (): number {
+    return Math.max(this.#t.rankStepMs, Math.round(2 * this.#delayEstimate))
   }
 
   /** The best-ranked claimant of an attempt, from the claim records every agent holds. */
@@ -332,6 +400,8 @@ export class JobRunner extends Emitter<JobEvents> {
 
   async #claim (id: string, rank: number): Promise<void> {
     const store = this.#c.state.store
+    // records that reached this agent but wait in its apply queue may hold a better claim
+    if (rank > 0) await store.settled()
     const job = store.get<Job>(`${JOBS_PREFIX}${id}`)
     const attempt = job == null ? undefined : this.#nextAttempt(job)
     if (job == null || attempt == null || this.#running.has(id) || !this.#free(job.kind)) return
@@ -356,8 +426,8 @@ export class JobRunner extends Emitter<JobEvents> {
         return
       }
       this.metrics.claimed++
+      // `claimed` is what the claim records say (see get); the job record goes straight to running
       const claim = { peer: this.#c.self, until: Date.now() + this.#t.leaseMs, attempt }
-      await this.#c.state.write(`${JOBS_PREFIX}${id}`, { ...now, status: 'claimed', attempts: attempt, claim, updatedAt: Date.now() })
       const started: Job = { ...now, status: 'running', attempts: attempt, claim, updatedAt: Date.now() }
       await this.#c.state.write(`${JOBS_PREFIX}${id}`, started)
       await this.#run(started, handler.handler, running)
@@ -387,27 +457,35 @@ export class JobRunner extends Emitter<JobEvents> {
     }
     // an agent that claimed only because better-ranked ones seemed silent gives their claims,
     // slow on a loaded network, one more moment to arrive before it reports the job done
-    if (running.rank > 0 && this.#winner(job.id, running.attempt) === this.#c.self) await sleep(this.#t.rankStepMs)
+    if (running.rank > 0 && this.#winner(job.id, running.attempt) === this.#c.self) {
+      await sleep(this.rankStepMs)
+      await this.#c.state.store.settled()
+    }
     const current = this.#c.state.store.get<Job>(`${JOBS_PREFIX}${job.id}`)
     if (current == null || TERMINAL.has(current.status) || current.claim?.attempt !== running.attempt || current.claim.peer !== this.#c.self ||
       this.#winner(job.id, running.attempt) !== this.#c.self) return // lost the claim: the winner reports
-    await this.#storeLogs(job.id, running.lines)
+    // a short log rides in the job record itself (one write less); a long one gets its own key
+    const logs = await this.#storeLogs(job.id, running.lines)
     if (this.#c.state.store.get(`${CANCEL_PREFIX}${job.id}`) != null) {
-      await this.#finish(current, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by the operator' })
+      await this.#finish({ ...current, logs }, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by the operator' })
     } else if (error == null) {
-      await this.#finish(current, 'succeeded', result, null)
+      await this.#finish({ ...current, logs }, 'succeeded', result, null)
     } else if (current.attempts < current.maxAttempts) {
       const backoff = Math.min(30_000, 1000 * 2 ** (current.attempts - 1))
-      await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, { ...current, status: 'queued', error, claim: null, notBefore: Date.now() + backoff, updatedAt: Date.now() })
+      await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, { ...current, logs, status: 'queued', error, claim: null, notBefore: Date.now() + backoff, updatedAt: Date.now() })
     } else {
-      await this.#finish(current, 'failed', null, error)
+      await this.#finish({ ...current, logs }, 'failed', null, error)
     }
   }
 
-  async #storeLogs (id: string, lines: LogLine[]): Promise<void> {
+  /** Returns the logs when they are small enough for the job record; writes `joblogs/<id>` otherwise. */
+  async #storeLogs (id: string, lines: LogLine[]): Promise<Job['logs']> {
     const kept = [...lines]
     while (kept.length > 0 && JSON.stringify(kept).length > MAX_LOG_BYTES) kept.shift()
-    await this.#c.state.write(`${LOGS_PREFIX}${id}`, { lines: kept, truncated: kept.length < lines.length })
+    const logs = { lines: kept, truncated: kept.length < lines.length }
+    if (JSON.stringify(kept).length <= INLINE_LOG_BYTES) return logs
+    await this.#c.state.write(`${LOGS_PREFIX}${id}`, logs)
+    return undefined
   }
 
   async #finish (job: Job, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: Job['error']): Promise<void> {

@@ -24,6 +24,8 @@ export interface Job {
   createdAt: number
   updatedAt: number
   notBefore: number
+  /** A finished job's log when it is short (a long one is at `joblogs/<id>`). */
+  logs?: { lines: LogLine[], truncated: boolean }
 }
 
 /** What each agent says about the job kinds it runs: `agents/<peerId>`. */

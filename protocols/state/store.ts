@@ -112,6 +112,8 @@ export class StateStore {
   async write (key: string, value: unknown): Promise<StateRecord> {
     const k = keySchema.safeParse(key)
     if (!k.success) throw new StateKeyError(key, k.error.issues[0]?.message ?? 'invalid')
+    // every other agent would refuse it: refuse it here, where the writer hears of it
+    if (valueSize(value) > MAX_VALUE_BYTES) throw new StateRecordRefusedError('oversize', `value of ${key} is larger than ${MAX_VALUE_BYTES} bytes`)
     const record = await signStateRecord({ mesh: this.#init.meshId, key, value: value ?? null, stamp: this.#clock.tick(), author: this.#init.self }, this.#init.privateKey)
     await this.applyMany([record])
     return record
@@ -220,6 +222,11 @@ export class StateStore {
   }
 
   #applying: Promise<unknown> = Promise.resolve()
+
+  /** Resolves when every batch queued for applying so far is applied. */
+  async settled (): Promise<void> {
+    await this.#applying
+  }
 
   async #applyMany (records: StateRecord[]): Promise<ApplyOutcome[]> {
     const outcomes: ApplyOutcome[] = []

@@ -77,6 +77,17 @@ describe('scheduler-less jobs across agents in separate processes', () => {
     for (const a of agents) expect(runsOn.get(ids.get(a) as string) ?? 0).toBeGreaterThan(0)
   }, 120_000)
 
+  it('the claim records of finished jobs are collected on every agent', async () => {
+    // the 100 jobs above left claim records; with the test hooks they go 2 s after a job ends
+    const claims = async (a: RunningAgent): Promise<unknown[]> => (await a.api('GET', '/state?prefix=jobclaims/')).body
+    const id = await submit(agents[0], { kind: 'probe', selector: '', spec: { ms: 10 } })
+    await waitFor(async () => (await job(agents[0], id)).status === 'succeeded', { what: 'the job' })
+    await waitFor(async () => (await claims(agents[3])).some((c: any) => c.key.startsWith(`jobclaims/${id}/`)), { what: 'its claim record' })
+    for (const a of agents) await waitFor(async () => (await claims(a)).length === 0, { what: 'no claim records left', timeoutMs: 20_000 })
+    // the jobs themselves, and their results and logs, stay
+    expect((await job(agents[4], id)).result.peerId).toMatch(/^12D3/)
+  })
+
   it('a job whose selector matches no agent stays queued with a visible reason', async () => {
     const id = await submit(agents[1], { kind: 'probe', selector: 'dc=nowhere' })
     const j = await waitFor(async () => { const j = await job(agents[1], id); return j.reason != null ? j : undefined })
