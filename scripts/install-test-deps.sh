@@ -11,7 +11,8 @@ packages=(
   dnsmasq tftpd-hpa kea-admin dnsperf  # peers we measure and interoperate with
   qemu-system-x86 qemu-utils ovmf ipxe # machines that network-boot
   xorriso mtools syslinux syslinux-common isolinux dosfstools grub-pc-bin grub-efi-amd64-bin grub-common
-  radvd iperf3 bubblewrap
+  radvd iperf3 bubblewrap                # RA for iPXE, overlay throughput, build sandbox
+  make gcc libc6-dev util-linux python3-yaml  # builder tests (a C project, prlimit), cloud-init YAML check
 )
 
 missing=()
