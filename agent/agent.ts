@@ -30,6 +30,7 @@ import { migrateLegacyMembers, openMeshState } from './mesh-state.js'
 import type { MeshState } from './mesh-state.js'
 import { startDistributor } from './distributor.js'
 import { startArtifacts } from './artifacts.js'
+import { startMediaRoles } from './media.js'
 import type { Artifacts } from '../protocols/artifacts/index.js'
 import type { Distributor } from '../roles/distributor/index.js'
 import type { Replication } from './replication.js'
@@ -199,6 +200,9 @@ export class Agent {
       const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log }) : undefined
       const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts })
       await agent.#wire(meshFile?.bootstrap ?? [])
+      // roles by the agent's tags as the mesh sees them (granted ones win); a change of tags
+      // takes effect at the next start
+      await startMediaRoles({ tags: registry.member(selfId)?.tags ?? config.tags, jobs: replication.jobs, state: replication.state, artifacts, dataDir: config.dataDir, log })
       listenThroughRelays(node, config.listen)
       return agent
     } catch (err) {

@@ -13,54 +13,15 @@ import { ControlClient } from './control/client.js'
 import { ensureDataDir, files, loadIdentity, readMeshFile, writeFileAtomic } from './datadir.js'
 import { createLogger } from './logger.js'
 import { openStore } from '../store/index.js'
-import type { JobView, MemberView, PeerView, StatusView } from './control/api.js'
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-
-function fail (err: unknown): never {
-  const e = err as { code?: string, message?: string }
-  const code = typeof e.code === 'string' ? ` [${e.code}]` : ''
-  process.stderr.write(`ctpf: ${e.message ?? String(err)}${code}\n`)
-  process.exit(1)
-}
-
-function out (json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n')
-}
-
-const fmtJob = (j: JobView): string => [
-  `job       ${j.id}`, `kind      ${j.kind}`, `selector  ${j.selector || '(any)'}`, `status    ${j.status}${j.reason != null ? ` (${j.reason})` : ''}`,
-  `attempts  ${j.attempts}/${j.maxAttempts}`, `claim     ${j.claim?.peer ?? '-'}`,
-  ...(j.result != null ? [`result    ${JSON.stringify(j.result)}`] : []), ...(j.error != null ? [`error     ${j.error.code}: ${j.error.message}`] : [])
-].join('\n')
-
-/** A progress bar on stderr when it is a terminal; nothing otherwise (scripts, --json). */
-function progressBar (label: string): ((bytes: number, total: number) => void) & { done: () => void } {
-  const tty = process.stderr.isTTY === true
-  let last = 0
-  const draw = (bytes: number, total: number): void => {
-    if (!tty || Date.now() - last < 100) return
-    last = Date.now()
-    const pct = total > 0 ? Math.min(1, bytes / total) : 0
-    const width = 30
-    const bar = '#'.repeat(Math.round(pct * width)).padEnd(width, '.')
-    process.stderr.write(`\r${label} [${bar}] ${(bytes / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`)
-  }
-  return Object.assign(draw, { done: () => { if (tty && last > 0) process.stderr.write('\n') } })
-}
-
-const fmtTags = (tags: Record<string, string>): string => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',') || '-'
-
-function client (opts: { dataDir?: string }): ControlClient {
-  return ControlClient.fromDataDir(resolveDataDir(opts.dataDir))
-}
+import { registerMediaCommands } from './cli-media.js'
+import { client, collect, dataDirOption, fail, fmtJob, fmtTags, out, progressBar, waitForJob } from './cli-common.js'
+import type { MemberView, PeerView, StatusView } from './control/api.js'
 
 const program = new Command('ctpf')
   .description('one agent per machine; together they are a cloud with no central server')
   .version('0.1.0')
   .showHelpAfterError()
 
-const dataDirOption = (): Option => new Option('--data-dir <dir>', 'the agent\'s data directory (env CTPF_DATA_DIR, default ./.ctpf)')
 
 program.command('agent')
   .description('run the agent: found a mesh on an empty data directory, or join one with --join')
@@ -219,11 +180,7 @@ job.command('submit <kind>')
       const c = client(opts)
       const { id } = await c.submitJob({ kind, selector: opts.selector, spec, maxAttempts: opts.maxAttempts })
       if (opts.wait !== true) { out(opts.json === true, { id }, () => id); return }
-      let j = await c.job(id)
-      while (!['succeeded', 'failed', 'cancelled'].includes(j.status)) {
-        await new Promise(r => setTimeout(r, 200))
-        j = await c.job(id)
-      }
+      const j = await waitForJob(c, id)
       out(opts.json === true, j, () => fmtJob(j))
       if (j.status !== 'succeeded') process.exit(2)
     } catch (err) { fail(err) }
@@ -359,5 +316,7 @@ artifact.command('gc')
       out(opts.json === true, r, () => `removed ${r.removedBlocks} blocks, ${r.freedBytes} bytes`)
     } catch (err) { fail(err) }
   })
+
+registerMediaCommands(program)
 
 await program.parseAsync(process.argv)

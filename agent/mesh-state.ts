@@ -38,6 +38,7 @@ export function agentWriteRules (registry: MemberRegistry): WriteRules {
     .allow('agents/', 'self')
     .allow('sightings/', 'member')
     .allow('names/', 'member')
+    .allow('buildcache/', 'member')
 }
 
 /** The registry's verdict on a `members/` record's value, as a state refusal. */

@@ -11,7 +11,8 @@ import type { NsProcess, Segment } from './netns.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const BOOT_CACHE = process.env.CTPF_BOOT_CACHE ?? join(ROOT, '.cache/boot')
-export const CLI = join(ROOT, 'dist/ctpf.mjs')
+/** The agent bundle; CTPF_CLI points tests at another build (a private bundle while dist/ is rebuilt). */
+export const CLI = process.env.CTPF_CLI ?? join(ROOT, 'dist/ctpf.mjs')
 
 export interface DistributorAgent { proc: NsProcess, dir: string }
 
@@ -45,12 +46,12 @@ export function distributorConfig (seg: Segment, files: string, opts: { profile:
   }
 }
 
-export async function startDistributorAgent (seg: Segment, distributor: Record<string, unknown>): Promise<DistributorAgent> {
+export async function startDistributorAgent (seg: Segment, distributor: Record<string, unknown>, opts: { args?: string[] } = {}): Promise<DistributorAgent> {
   const dir = await seg.tempDir('ctpf-agent-')
   // a boot server's host has a route for the limited broadcast (UEFI PXE takes no other replies)
   if (seg.serverNs !== undefined) await sh('ip', ['-n', seg.serverNs, 'route', 'replace', '255.255.255.255/32', 'dev', seg.serverIf])
   await writeFile(join(dir, 'config.json'), JSON.stringify({ distributor }))
-  const proc = seg.spawnServer(['env', 'CTPF_LOG_LEVEL=info', process.execPath, CLI, 'agent', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--tag', 'dc=lab'])
+  const proc = seg.spawnServer(['env', 'CTPF_LOG_LEVEL=info', process.execPath, CLI, 'agent', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--tag', 'dc=lab', ...(opts.args ?? [])])
   await proc.waitForOutput(/^control +http/m, 30_000)
   await proc.waitForOutput(/distributor running/, 10_000)
   return { proc, dir }
