@@ -21,7 +21,7 @@ import { openStore } from '../store/index.js'
 import { createControlServer } from './control/server.js'
 import { AddressInUseError, AgentError } from './errors.js'
 import {
-  createRootKey, ensureDataDir, files, loadControlToken, loadIdentity, readMeshFile,
+  createRootKey, ensureDataDir, files, loadControlToken, loadIdentity, loadSealKey, readMeshFile,
   removeControlUrl, writeControlUrl, writeMeshFile
 } from './datadir.js'
 import { createNode, listenThroughRelays } from './node.js'
@@ -31,6 +31,11 @@ import type { MeshState } from './mesh-state.js'
 import { startDistributor } from './distributor.js'
 import { startArtifacts } from './artifacts.js'
 import { startMediaRoles } from './media.js'
+import { HostInventory, startRegistry } from './hosts.js'
+import { scriptsAnswerer } from './scripts.js'
+import { provisionApi } from './provision.js'
+import { sealPublicKey } from '../protocols/seal/index.js'
+import { hasRole } from './roles.js'
 import type { Artifacts } from '../protocols/artifacts/index.js'
 import type { Distributor } from '../roles/distributor/index.js'
 import type { Replication } from './replication.js'
@@ -53,6 +58,7 @@ export interface AgentEvents {
   'job:submitted': { id: string, kind: string }
   'job:claimed': { id: string, peer: string }
   'job:finished': { id: string, status: string }
+  'host:status': { id: string, status: string, at: number, by: string, profile?: string, addresses?: string[] }
 }
 
 export type StartMode = 'founded' | 'joined' | 'resumed'
@@ -98,7 +104,12 @@ export class Agent {
   #control?: { close: () => Promise<void> }
   #stopping?: Promise<void>
 
-  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor, artifacts: Artifacts }) {
+  readonly #inventory: HostInventory
+  readonly #stopRegistry?: () => void
+
+  private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor, artifacts: Artifacts, inventory: HostInventory, stopRegistry?: () => void }) {
+    this.#inventory = parts.inventory
+    this.#stopRegistry = parts.stopRegistry
     this.#config = parts.config
     this.#log = parts.log
     this.#store = parts.store
@@ -197,8 +208,15 @@ export class Agent {
       const migrated = await migrateLegacyMembers(mesh.state, selfId, async (key, r) => { await replication.state.write(key, r) })
       if (migrated > 0) log.info({ records: migrated }, 'membership records of an older data directory moved into replicated state')
       const artifacts = await startArtifacts({ self: selfId, dataDir: config.dataDir, quotaBytes: config.artifactQuotaBytes, corruptServedBlocks: config.testCorruptBlocks, db: store, node, replication, log })
-      const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log }) : undefined
-      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts })
+      const selfTags = registry.member(selfId)?.tags ?? config.tags
+      const inventory = new HostInventory(replication.state, selfId)
+      const meshId = mesh.meshId
+      const answerer = hasRole(selfTags, 'scripts')
+        ? (dc: string) => scriptsAnswerer({ dc, meshId, state: replication.state, artifacts, inventory, log: log.child({ component: 'role:scripts' }) })
+        : undefined
+      const distributor = config.distributor != null ? await startDistributor(config.distributor, { db: store, state: replication.state, registry, artifacts, log, answerer }) : undefined
+      const stopRegistry = hasRole(selfTags, 'registry') ? startRegistry(inventory, replication.state, log.child({ component: 'role:registry' })) : undefined
+      const agent = new Agent({ config, log, store, node, mesh, membership, replication, mode, addrs: store.sublevel<string[]>('peer-addrs'), blocked, distributor, artifacts, inventory, stopRegistry })
       await agent.#wire(meshFile?.bootstrap ?? [])
       // roles by the agent's tags as the mesh sees them (granted ones win); a change of tags
       // takes effect at the next start
@@ -248,10 +266,20 @@ export class Agent {
     registry.on('member:updated', m => { this.events.emit('member:updated', m) })
     registry.on('member:revoked', r => { this.events.emit('member:revoked', r) })
     const { jobs } = this.#replication
+    // every lifecycle transition of a host, as it reaches this agent
+    this.#replication.state.store.watch('hostevents/', r => {
+      const e = r.value as { status: string, at: number, by: string, profile?: string, addresses?: string[] } | null
+      if (e != null) this.events.emit('host:status', { id: r.key.split('/')[1], status: e.status, at: e.at, by: e.by, profile: e.profile, addresses: e.addresses })
+    })
     jobs.on('job:submitted', e => { this.events.emit('job:submitted', e) })
     jobs.on('job:claimed', e => { this.events.emit('job:claimed', e) })
     jobs.on('job:finished', e => { this.events.emit('job:finished', e) })
 
+    // publish this agent's sealing key (secrets for it are sealed to it)
+    const sealPublic = sealPublicKey(loadSealKey(this.#config.dataDir))
+    if (this.#replication.state.store.get<{ publicKey: string }>(`sealkeys/${this.peerId}`)?.publicKey !== sealPublic) {
+      await this.#replication.state.write(`sealkeys/${this.peerId}`, { publicKey: sealPublic })
+    }
     const self = registry.member(this.peerId)
     if (this.#config.tagsGiven && self != null && !sameTags(this.#selfDeclaredTags(), this.#config.tags)) {
       await this.#membership.setSelfTags({ ...this.#config.tags })
@@ -366,6 +394,7 @@ export class Agent {
           }
         : undefined,
       jobs: this.#jobsApi(),
+      provision: provisionApi({ self: this.peerId, state: this.#replication.state, inventory: this.#inventory, registry: this.#mesh.registry }),
       artifacts: this.#artifacts,
       events: this.events
     }
@@ -408,6 +437,7 @@ export class Agent {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#redial)
+      this.#stopRegistry?.()
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
       await this.#distributor?.stop().catch(err => { this.#log.warn({ err }, 'distributor did not stop cleanly') })

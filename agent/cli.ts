@@ -14,6 +14,7 @@ import { ensureDataDir, files, loadIdentity, readMeshFile, writeFileAtomic } fro
 import { createLogger } from './logger.js'
 import { openStore } from '../store/index.js'
 import { registerMediaCommands } from './cli-media.js'
+import { registerProvisionCommands } from './cli-provision.js'
 import { client, collect, dataDirOption, fail, fmtJob, fmtTags, out, progressBar, waitForJob } from './cli-common.js'
 import type { MemberView, PeerView, StatusView } from './control/api.js'
 
@@ -318,5 +319,6 @@ artifact.command('gc')
   })
 
 registerMediaCommands(program)
+registerProvisionCommands(program)
 
 await program.parseAsync(process.argv)

@@ -9,6 +9,8 @@
  *   control.token  bearer token of the control endpoint
  *   control.url    base URL of the control endpoint while the agent runs
  */
+import { exportSealPrivateKey, generateSealKeyPair, importSealPrivateKey } from '../protocols/seal/index.js'
+import type { KeyObject } from 'node:crypto'
 import { randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -125,4 +127,17 @@ export function writeControlUrl (dir: string, url: string): void {
 
 export function removeControlUrl (dir: string): void {
   rmSync(join(dir, files.controlUrl), { force: true })
+}
+
+/**
+ * The agent's sealing key (X25519, `seal.key`, 0600): secrets meant for this agent (a dc's SSH
+ * general key, cluster tokens) are sealed to its public half, which it publishes in state.
+ */
+export function loadSealKey (dir: string): KeyObject {
+  const path = join(dir, 'seal.key')
+  const raw = readIfExists(path)
+  if (raw != null) return importSealPrivateKey(raw.toString('utf8').trim())
+  const pair = generateSealKeyPair()
+  writeFileAtomic(path, exportSealPrivateKey(pair.privateKey) + '\n')
+  return pair.privateKey
 }

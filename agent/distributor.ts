@@ -12,6 +12,7 @@ import { artifactFileSource } from './artifacts.js'
 import type { Distributor, FileSource, Sighting } from '../roles/distributor/index.js'
 import type { Artifacts } from '../protocols/artifacts/index.js'
 import type { MemberRegistry } from '../protocols/membership/index.js'
+import type { BootAnswerer } from '../roles/distributor/index.js'
 import type { StateService } from '../protocols/state/index.js'
 import type { Store } from '../store/index.js'
 import type { Logger } from 'pino'
@@ -25,7 +26,7 @@ function bootFiles (files: { dir?: string, names?: string }, artifacts: Artifact
 /** How often an unchanged sighting of the same host is written again. */
 const RESIGHT_MS = 60_000
 
-export async function startDistributor (raw: unknown, c: { db: Store, state: StateService, registry: MemberRegistry, artifacts: Artifacts, log: Logger }): Promise<Distributor> {
+export async function startDistributor (raw: unknown, c: { db: Store, state: StateService, registry: MemberRegistry, artifacts: Artifacts, log: Logger, answerer?: (dc: string) => BootAnswerer }): Promise<Distributor> {
   const parsed = distributorConfigSchema.safeParse(raw)
   if (!parsed.success) throw new ConfigError(`distributor config: ${describeIssues(parsed.error)}`)
   const config = parsed.data
@@ -51,7 +52,8 @@ export async function startDistributor (raw: unknown, c: { db: Store, state: Sta
     logger: c.log.child({ component: 'distributor', dc: config.dc }),
     leaseStore: new LevelLeaseStore(c.db.raw('dhcp-leases')),
     files: bootFiles(config.files, c.artifacts),
-    zone
+    zone,
+    answerer: c.answerer?.(config.dc)
   })
   const lastWrite = new Map<string, { at: number, json: string }>()
   distributor.on('host:sighted', s => {

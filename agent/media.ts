@@ -22,13 +22,10 @@ import type { JobRunner } from '../protocols/jobs/index.js'
 import type { StateService } from '../protocols/state/index.js'
 import type { BuildComponents, BuildResult } from '../roles/builder/index.js'
 import type { Logger } from 'pino'
+import { hasRole } from './roles.js'
 
 const run = promisify(execFile)
 
-/** Roles an agent has: its `role` tag, several joined with `+` (`role=builder+packager`). */
-export function hasRole (tags: Record<string, string>, role: string): boolean {
-  return (tags.role ?? '').split('+').includes(role)
-}
 
 export interface MediaInit {
   tags: Record<string, string>

@@ -13,6 +13,7 @@ import { MemberRegistry, RecordInvalidError, membershipKey } from '../protocols/
 import type { AnyRecord } from '../protocols/membership/index.js'
 import { StateRecordRefusedError, StateStore, WriteRules, isTombstone } from '../protocols/state/index.js'
 import type { Authority, StateRecord } from '../protocols/state/index.js'
+import { hasRole } from './roles.js'
 import type { Store } from '../store/index.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
@@ -39,6 +40,16 @@ export function agentWriteRules (registry: MemberRegistry): WriteRules {
     .allow('sightings/', 'member')
     .allow('names/', 'member')
     .allow('buildcache/', 'member')
+    // provisioning: what machines boot is the admins' to say; what happened to them, the
+    // scripts and registry roles'
+    .allow('profiles/', 'admin')
+    .allow('groups/', 'admin')
+    .allow('keys/', 'admin')
+    .allow('dcs/', 'admin')
+    .allow('hosts/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry'))
+    .allow('hostevents/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry') || hasRole(w.tags, 'scripts'))
+    .allow('phonehome/', w => hasRole(w.tags, 'scripts'))
+    .allow('sealkeys/', 'self')
 }
 
 /** The registry's verdict on a `members/` record's value, as a state refusal. */

@@ -26,7 +26,14 @@ const statusByCode: Record<string, number> = {
   QUOTA_EXCEEDED: 507,
   DISK_FULL: 507,
   FETCH_FAILED: 502,
-  ABORTED: 499
+  ABORTED: 499,
+  TEMPLATE_INVALID: 400,
+  PROFILE_INVALID: 400,
+  GROUP_INVALID: 400,
+  GROUP_TIE: 409,
+  PROFILE_IN_USE: 409,
+  NO_RECIPIENTS: 409,
+  STATE_RECORD_REFUSED: 403
 }
 
 export function httpStatusOf (code: string): number {

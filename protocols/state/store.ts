@@ -112,8 +112,9 @@ export class StateStore {
   async write (key: string, value: unknown): Promise<StateRecord> {
     const k = keySchema.safeParse(key)
     if (!k.success) throw new StateKeyError(key, k.error.issues[0]?.message ?? 'invalid')
-    // every other agent would refuse it: refuse it here, where the writer hears of it
+    // every other agent would refuse these: refuse them here, where the writer hears of it
     if (valueSize(value) > MAX_VALUE_BYTES) throw new StateRecordRefusedError('oversize', `value of ${key} is larger than ${MAX_VALUE_BYTES} bytes`)
+    if (!this.#init.rules.permits(key, this.#init.self, this.#init.authority)) throw new StateRecordRefusedError('unauthorized', `this agent may not write ${key}`)
     const record = await signStateRecord({ mesh: this.#init.meshId, key, value: value ?? null, stamp: this.#clock.tick(), author: this.#init.self }, this.#init.privateKey)
     await this.applyMany([record])
     return record

@@ -20,6 +20,7 @@ import type { DistributorConfig, DistributorConfigInput } from './config.js'
 import type { DhcpServer } from './dhcp/index.js'
 import type { DnsServer, ZoneSource } from './dns/index.js'
 import type { FileSource, TftpServer } from './tftp/index.js'
+import type { BootAnswerer } from './http/server.js'
 import type { LeaseStore } from '../../store/leases.js'
 import type { Logger } from 'pino'
 
@@ -29,6 +30,8 @@ export { DirectoryFileSource } from './tftp/index.js'
 export { MemoryZoneSource } from './dns/index.js'
 export type { FileSource } from './tftp/index.js'
 export type { ZoneSource } from './dns/index.js'
+export type { BootAnswerer } from './http/server.js'
+export type { BootIdentity } from './http/script.js'
 
 export interface Sighting {
   mac: string
@@ -46,6 +49,8 @@ export interface DistributorComponents {
   leaseStore: LeaseStore
   files: FileSource
   zone: ZoneSource
+  /** The scripts role, when this agent has it: answers identified machines (see BootAnswerer). */
+  answerer?: BootAnswerer
 }
 
 export class DistributorError extends Error {
@@ -72,7 +77,7 @@ export class Distributor extends EventEmitter<{ 'host:sighted': [Sighting] }> {
     this.config = config
     this.#log = c.logger
     const base = `http://${config.address}:${config.http.port}`
-    this.http = new HttpBootServer({ bind: config.http.bind ?? '0.0.0.0', port: config.http.port, baseUrl: base, profile: config.profile, chainUndionly: config.http.chainUndionly }, { files: c.files, logger: c.logger.child({ component: 'http-boot' }) })
+    this.http = new HttpBootServer({ bind: config.http.bind ?? '0.0.0.0', port: config.http.port, baseUrl: base, profile: config.profile, chainUndionly: config.http.chainUndionly }, { files: c.files, logger: c.logger.child({ component: 'http-boot' }), answerer: c.answerer })
     this.http.on('boot:requested', who => { this.#sighted({ mac: who.mac as string, arch: who.arch, ip: who.ip.replace(/^::ffff:/, ''), uuid: who.uuid, via: 'http' }) })
     if (config.tftp != null) {
       this.tftp = createTftpServer({ address: '0.0.0.0', ...config.tftp }, { files: c.files, logger: c.logger.child({ component: 'tftp' }) })

@@ -34,12 +34,14 @@ export function scriptSafe (value: string): string {
 export function identifyScript (base: string, chainUndionly = false): string {
   return [
     '#!ipxe',
-    ...(chainUndionly ? ['iseq ${platform} pcbios || goto identify', 'iseq ${net0/chip} undionly && goto identify ||', 'echo ctpf: ${net0/chip} chainloads undionly.kpxe', 'chain tftp://${next-server}/undionly.kpxe || goto identify', ':identify'] : []),
-    `chain ${base}/boot.ipxe?mac=\${mac:hexhyp}&uuid=\${uuid}&arch=\${buildarch}&platform=\${platform} || goto retry`,
+    ...(chainUndionly ? ['iseq ${platform} pcbios || goto identify', 'iseq ${net0/chip} undionly && goto identify ||', 'echo ctpf: ${net0/chip} chainloads undionly.kpxe', 'chain tftp://${next-server}/undionly.kpxe || goto identify'] : []),
+    ':identify',
+    `chain ${base}/boot.ipxe?mac=\${mac:hexhyp}&uuid=\${uuid}&buildarch=\${buildarch}&platform=\${platform} || goto retry`,
+    // a script that gave up (exit 1) or an unreachable endpoint: ask again, identity included
     ':retry',
-    'echo ctpf: boot endpoint unreachable, retrying in 10 s',
+    'echo ctpf: no boot script yet, asking again in 10 s',
     'sleep 10',
-    `chain ${base}/boot.ipxe || goto retry`,
+    'goto identify',
     ''
   ].join('\n')
 }

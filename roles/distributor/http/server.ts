@@ -1,8 +1,10 @@
 /**
  * HTTP boot for the distributor: `GET /boot.ipxe` answers the iPXE script a machine should
  * run, `GET /files/<name>` streams boot files (with Range) from the role's file source.
- * LAN-facing: bounded headers and URLs (node:http's parser), no bodies accepted, every
- * failure answered, never a crash.
+ * An answerer (the scripts role, wired by the agent) may take over the script of identified
+ * machines and serve routes of its own (installer configs, phone-home); without one, every
+ * machine gets the configured profile. LAN-facing: bounded headers and URLs (node:http's
+ * parser), bodies only for the answerer's routes, every failure answered, never a crash.
  */
 import { createServer } from 'node:http'
 import { EventEmitter } from 'node:events'
@@ -23,6 +25,15 @@ export interface HttpBootConfig {
   chainUndionly?: boolean
 }
 
+/** The scripts role's side of the boot endpoint. */
+export interface BootAnswerer {
+  /** The script for an identified machine. Must not throw: failures are error scripts. */
+  script: (who: BootIdentity & { ip: string }, baseUrl: string) => Promise<string>
+  /** Paths it serves itself (any method); the request is its to answer. */
+  owns: (pathname: string) => boolean
+  handle: (req: IncomingMessage, res: ServerResponse, url: URL, ip: string, baseUrl: string) => Promise<void>
+}
+
 export interface HttpBootEvents {
   'boot:requested': [BootIdentity & { ip: string }]
   'file:served': [{ file: string, ip: string, bytes: number }]
@@ -39,11 +50,14 @@ export class HttpBootServer extends EventEmitter<HttpBootEvents> {
   readonly #files: FileSource
   readonly #log: Logger
 
-  constructor (config: HttpBootConfig, components: { files: FileSource, logger: Logger }) {
+  readonly #answerer?: BootAnswerer
+
+  constructor (config: HttpBootConfig, components: { files: FileSource, logger: Logger, answerer?: BootAnswerer }) {
     super()
     this.#config = config
     this.#files = components.files
     this.#log = components.logger
+    this.#answerer = components.answerer
   }
 
   get port (): number {
@@ -73,9 +87,10 @@ export class HttpBootServer extends EventEmitter<HttpBootEvents> {
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ip = req.socket.remoteAddress ?? ''
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return }
       const url = new URL(req.url ?? '/', 'http://boot.invalid')
-      if (url.pathname === '/boot.ipxe') { this.#script(url, ip, res); return }
+      if (this.#answerer?.owns(url.pathname) === true) { await this.#answerer.handle(req, res, url, ip, this.#config.baseUrl); return }
+      if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return }
+      if (url.pathname === '/boot.ipxe') { await this.#script(url, ip, res); return }
       if (url.pathname.startsWith('/files/')) { await this.#file(decodeURIComponent(url.pathname.slice('/files/'.length)), req, res, ip); return }
       this.metrics.notFound++
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
@@ -87,7 +102,7 @@ export class HttpBootServer extends EventEmitter<HttpBootEvents> {
     }
   }
 
-  #script (url: URL, ip: string, res: ServerResponse): void {
+  async #script (url: URL, ip: string, res: ServerResponse): Promise<void> {
     const base = this.#config.baseUrl
     const mac = url.searchParams.get('mac')
     this.metrics.scripts++
@@ -100,15 +115,19 @@ export class HttpBootServer extends EventEmitter<HttpBootEvents> {
       const who: BootIdentity = {
         mac: mac.toLowerCase().replace(/-/g, ':'),
         uuid: url.searchParams.get('uuid') ?? undefined,
-        arch: url.searchParams.get('arch') ?? undefined,
+        arch: url.searchParams.get('buildarch') ?? url.searchParams.get('arch') ?? undefined,
         platform: url.searchParams.get('platform') ?? undefined
       }
       for (const k of ['uuid', 'arch', 'platform'] as const) if (who[k] != null && !/^[A-Za-z0-9_-]{0,64}$/.test(who[k] as string)) who[k] = undefined
       this.emit('boot:requested', { ...who, ip })
-      try {
-        body = bootScript(base, this.#config.profile, who)
-      } catch (err) {
-        body = errorScript(base, (err as Error).message)
+      if (this.#answerer != null) {
+        body = await this.#answerer.script({ ...who, ip }, base)
+      } else {
+        try {
+          body = bootScript(base, this.#config.profile, who)
+        } catch (err) {
+          body = errorScript(base, (err as Error).message)
+        }
       }
     }
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(body)
