@@ -12,7 +12,7 @@ packages=(
   qemu-system-x86 qemu-utils ovmf ipxe # machines that network-boot
   xorriso mtools syslinux syslinux-common isolinux dosfstools grub-pc-bin grub-efi-amd64-bin grub-common
   radvd iperf3 bubblewrap                # RA for iPXE, overlay throughput, build sandbox
-  make gcc libc6-dev util-linux python3-yaml  # builder tests (a C project, prlimit), cloud-init YAML check
+  make gcc libc6-dev util-linux python3 python3-yaml  # builder tests, the TUN addon (node-gyp), cloud-init YAML check
 )
 
 missing=()
