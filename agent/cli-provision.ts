@@ -120,6 +120,31 @@ export function registerProvisionCommands (program: Command): void {
         out(opts.json === true, hs, () => hs.length === 0 ? 'no hosts' : hs.map(h => `${h.id}  ${h.status.padEnd(11)} ${(h.dc ?? '-').padEnd(8)} ${(h.arch ?? '-').padEnd(7)} ${h.addresses.join(',') || '-'}  ${h.profile ?? '-'}`).join('\n'))
       } catch (err) { fail(err) }
     })
+  host.command('add <mac>').description('add or update a host this mesh did not boot (an existing machine, a cloud server)')
+    .addOption(dataDirOption())
+    .option('--address <ip>', 'an address (repeatable)', collect)
+    .option('--host-key <file>', 'its SSH host public key (e.g. /etc/ssh/ssh_host_ed25519_key.pub): pinned for every SSH connection')
+    .option('--dc <dc>').option('--hostname <name>').option('--arch <arch>').option('--user <user>').option('--port <n>', 'SSH port', v => Number(v))
+    .option('--tag <k=v>', 'a host tag (repeatable)', collect)
+    .option('--status <status>', 'e.g. installed (default: unchanged)')
+    .option('--json', 'machine output')
+    .action(async (mac: string, opts) => {
+      try {
+        const body = {
+          ...(opts.address != null ? { addresses: opts.address } : {}),
+          ...(opts.hostKey != null ? { sshHostKey: readFileSync(opts.hostKey, 'utf8').trim() } : {}),
+          ...(opts.dc != null ? { dc: opts.dc } : {}),
+          ...(opts.hostname != null ? { hostname: opts.hostname } : {}),
+          ...(opts.arch != null ? { arch: opts.arch } : {}),
+          ...(opts.user != null ? { user: opts.user } : {}),
+          ...(opts.port != null ? { port: opts.port } : {}),
+          ...(opts.tag != null ? { tags: kv(opts.tag, '--tag') } : {}),
+          ...(opts.status != null ? { status: opts.status } : {})
+        }
+        const h = await client(opts).request<HostView>('PUT', `/hosts/${enc(mac)}`, body)
+        out(opts.json === true, h, () => `${h.id}: ${h.status}`)
+      } catch (err) { fail(err) }
+    })
   host.command('show <id>').description('a host with its lifecycle events').addOption(dataDirOption()).option('--json', 'machine output')
     .action(async (id: string, opts) => {
       try {

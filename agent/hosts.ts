@@ -29,7 +29,8 @@ export interface HostEvent {
   reason?: string
 }
 
-export interface HostFactsRecord { hostname?: string, tags?: Record<string, string> }
+/** What an operator (or an external registry) says of a host: `hosts/<mac>`. */
+export interface HostFactsRecord { hostname?: string, tags?: Record<string, string>, dc?: string, arch?: string, addresses?: string[], sshHostKey?: string, user?: string, port?: number }
 
 export interface HostView {
   id: string
@@ -42,6 +43,9 @@ export interface HostView {
   tags: Record<string, string>
   addresses: string[]
   sshHostKey?: string
+  /** SSH login and port when not root and 22 (from the host's facts). */
+  user?: string
+  port?: number
   profile?: string
   group?: string
   status: HostStatus
@@ -78,18 +82,20 @@ export class HostInventory {
     const seen = sightings.at(-1)
     const last = events.at(-1)
     const latest = <K extends keyof HostEvent>(k: K): HostEvent[K] | undefined => [...events].reverse().find(e => e[k] != null)?.[k]
-    const addresses = latest('addresses') ?? [...new Set(sightings.map(s => s.ip).filter((ip): ip is string => ip != null))]
+    const addresses = latest('addresses') ?? facts?.addresses ?? [...new Set(sightings.map(s => s.ip).filter((ip): ip is string => ip != null))]
     return {
       id,
       mac: id.replace(/-/g, ':'),
-      dc: seen?.dc,
-      arch: latest('arch') ?? seen?.arch,
+      dc: facts?.dc ?? seen?.dc,
+      arch: latest('arch') ?? facts?.arch ?? seen?.arch,
       platform: latest('platform'),
       uuid: sightings.map(s => s.uuid).filter(u => u != null).at(-1),
       hostname: facts?.hostname ?? sightings.map(s => s.hostname).filter(h => h != null).at(-1),
       tags: facts?.tags ?? {},
       addresses,
-      sshHostKey: latest('sshHostKey'),
+      sshHostKey: latest('sshHostKey') ?? facts?.sshHostKey,
+      user: facts?.user,
+      port: facts?.port,
       profile: latest('profile'),
       group: latest('group'),
       status: last?.status ?? 'discovered',

@@ -13,7 +13,8 @@ import { loadGroups, loadProfiles } from './scripts.js'
 import type { StateService } from '../protocols/state/index.js'
 import type { MemberRegistry } from '../protocols/membership/index.js'
 import type { Group, Profile } from '../roles/scripts/index.js'
-import type { HostInventory, HostView } from './hosts.js'
+import { hostId } from './hosts.js'
+import type { HostFactsRecord, HostInventory, HostStatus, HostView } from './hosts.js'
 import type { AuthorizedKey } from './scripts.js'
 
 export interface DcKeyRecord { dc: string, publicKey: string, fingerprint: string, sealed: unknown, recipients: string[], createdAt: number, by: string }
@@ -30,6 +31,8 @@ export interface ProvisionApi {
   hosts: () => HostView[]
   host: (id: string) => HostView
   reprovision: (id: string) => Promise<HostView>
+  /** Adds or updates a host the operator knows (one that was not network-booted here). */
+  putHost: (id: string, facts: HostFactsRecord, status?: HostStatus) => Promise<HostView>
   keys: () => Array<AuthorizedKey & { id: string }>
   addKey: (id: string, key: AuthorizedKey) => Promise<void>
   removeKey: (id: string) => Promise<void>
@@ -112,6 +115,13 @@ export function provisionApi (c: { self: string, state: StateService, inventory:
       if (h == null) throw new HttpError('NOT_FOUND', `no host ${id}`)
       await inventory.transition(h.id, 'reprovision')
       return inventory.get(h.id) as HostView
+    },
+    putHost: async (id, facts, status) => {
+      if (!/^([0-9a-f]{2}[-:]){5}[0-9a-f]{2}$/i.test(id)) throw new HttpError('BAD_REQUEST', 'a host id is its MAC address')
+      const key = hostId(id)
+      await state.write(`hosts/${key}`, { ...state.store.get<HostFactsRecord>(`hosts/${key}`), ...facts })
+      if (status != null && inventory.get(key)?.status !== status) await inventory.transition(key, status)
+      return inventory.get(key) as HostView
     },
     keys: () => state.store.list<AuthorizedKey>('keys/authorized/').map(({ key, value }) => ({ id: key.slice('keys/authorized/'.length), ...value })),
     addKey: async (id, key) => {
