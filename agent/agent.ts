@@ -31,6 +31,7 @@ import type { MeshState } from './mesh-state.js'
 import { startDistributor } from './distributor.js'
 import { startArtifacts } from './artifacts.js'
 import { startMediaRoles } from './media.js'
+import { startSshRoles } from './ssh-roles.js'
 import { HostInventory, startRegistry } from './hosts.js'
 import { scriptsAnswerer } from './scripts.js'
 import { provisionApi } from './provision.js'
@@ -211,6 +212,7 @@ export class Agent {
       const selfTags = registry.member(selfId)?.tags ?? config.tags
       const inventory = new HostInventory(replication.state, selfId)
       const meshId = mesh.meshId
+      const meshRoot = mesh.root
       const answerer = hasRole(selfTags, 'scripts')
         ? (dc: string) => scriptsAnswerer({ dc, meshId, state: replication.state, artifacts, inventory, log: log.child({ component: 'role:scripts' }) })
         : undefined
@@ -220,7 +222,15 @@ export class Agent {
       await agent.#wire(meshFile?.bootstrap ?? [])
       // roles by the agent's tags as the mesh sees them (granted ones win); a change of tags
       // takes effect at the next start
-      await startMediaRoles({ tags: registry.member(selfId)?.tags ?? config.tags, jobs: replication.jobs, state: replication.state, artifacts, dataDir: config.dataDir, log })
+      const tagsNow = registry.member(selfId)?.tags ?? config.tags
+      await startMediaRoles({ tags: tagsNow, jobs: replication.jobs, state: replication.state, artifacts, dataDir: config.dataDir, log })
+      if (hasRole(tagsNow, 'ssh')) {
+        await startSshRoles({
+          self: selfId, tags: tagsNow, dataDir: config.dataDir, jobs: replication.jobs, state: replication.state, inventory, artifacts, registry,
+          createInvite: async init => await membership.createInvite({ ...init, addrs: node.getMultiaddrs().map(a => a.toString()) }, meshRoot),
+          log: log.child({ component: 'role:ssh' })
+        })
+      }
       listenThroughRelays(node, config.listen)
       return agent
     } catch (err) {

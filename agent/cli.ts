@@ -15,6 +15,7 @@ import { createLogger } from './logger.js'
 import { openStore } from '../store/index.js'
 import { registerMediaCommands } from './cli-media.js'
 import { registerProvisionCommands } from './cli-provision.js'
+import { registerSshCommands } from './cli-ssh.js'
 import { client, collect, dataDirOption, fail, fmtJob, fmtTags, out, progressBar, waitForJob } from './cli-common.js'
 import type { MemberView, PeerView, StatusView } from './control/api.js'
 
@@ -320,5 +321,6 @@ artifact.command('gc')
 
 registerMediaCommands(program)
 registerProvisionCommands(program)
+registerSshCommands(program)
 
 await program.parseAsync(process.argv)
