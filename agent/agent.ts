@@ -32,6 +32,8 @@ import { startDistributor } from './distributor.js'
 import { startArtifacts } from './artifacts.js'
 import { startMediaRoles } from './media.js'
 import { startSshRoles } from './ssh-roles.js'
+import { startOverlay } from './overlay.js'
+import type { Overlay } from './overlay.js'
 import { HostInventory, startRegistry } from './hosts.js'
 import { scriptsAnswerer } from './scripts.js'
 import { provisionApi } from './provision.js'
@@ -106,6 +108,7 @@ export class Agent {
   #stopping?: Promise<void>
 
   readonly #inventory: HostInventory
+  #overlay?: Overlay
   readonly #stopRegistry?: () => void
 
   private constructor (parts: { config: AgentConfig, log: Logger, store: Store, node: AgentNode, mesh: Mesh, membership: MembershipService, replication: Replication, mode: StartMode, addrs: Sublevel<string[]>, blocked: Set<string>, distributor?: Distributor, artifacts: Artifacts, inventory: HostInventory, stopRegistry?: () => void }) {
@@ -224,6 +227,10 @@ export class Agent {
       // takes effect at the next start
       const tagsNow = registry.member(selfId)?.tags ?? config.tags
       await startMediaRoles({ tags: tagsNow, jobs: replication.jobs, state: replication.state, artifacts, dataDir: config.dataDir, log })
+      agent.#overlay = await startOverlay({
+        self: selfId, meshId, tags: tagsNow, config: { enabled: config.overlay?.enabled ?? true, ...config.overlay }, node, state: replication.state, registry, jobs: replication.jobs,
+        log: log.child({ component: 'overlay' })
+      })
       if (hasRole(tagsNow, 'ssh')) {
         await startSshRoles({
           self: selfId, tags: tagsNow, dataDir: config.dataDir, jobs: replication.jobs, state: replication.state, inventory, artifacts, registry,
@@ -448,6 +455,7 @@ export class Agent {
     this.#stopping ??= (async () => {
       clearInterval(this.#redial)
       this.#stopRegistry?.()
+      await this.#overlay?.stop().catch(err => { this.#log.warn({ err }, 'overlay did not stop cleanly') })
       removeControlUrl(this.#config.dataDir)
       await this.#control?.close().catch(err => { this.#log.warn({ err }, 'control endpoint did not close cleanly') })
       await this.#distributor?.stop().catch(err => { this.#log.warn({ err }, 'distributor did not stop cleanly') })

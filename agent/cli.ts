@@ -16,6 +16,7 @@ import { openStore } from '../store/index.js'
 import { registerMediaCommands } from './cli-media.js'
 import { registerProvisionCommands } from './cli-provision.js'
 import { registerSshCommands } from './cli-ssh.js'
+import { registerNetCommands } from './cli-net.js'
 import { client, collect, dataDirOption, fail, fmtJob, fmtTags, out, progressBar, waitForJob } from './cli-common.js'
 import type { MemberView, PeerView, StatusView } from './control/api.js'
 
@@ -322,5 +323,6 @@ artifact.command('gc')
 registerMediaCommands(program)
 registerProvisionCommands(program)
 registerSshCommands(program)
+registerNetCommands(program)
 
 await program.parseAsync(process.argv)

@@ -39,7 +39,16 @@ export const agentConfigSchema = z.object({
   testCorruptBlocks: z.boolean(),
   distributor: z.unknown().optional(),
   /** Most bytes of artifact blocks this agent keeps; unlimited when absent. */
-  artifactQuotaBytes: z.number().int().positive().optional()
+  artifactQuotaBytes: z.number().int().positive().optional(),
+  /** The overlay section (config file `overlay`): on by default where the agent may create a TUN. */
+  overlay: z.object({
+    enabled: z.boolean().default(true),
+    /** The mesh's IPv4 range for overlay addresses, e.g. 100.96.0.0/16 (the same on every agent). */
+    range: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/).optional(),
+    /** LAN prefixes this agent routes for hosts behind it that run no agent. */
+    routes: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/)).max(64).optional(),
+    tunName: z.string().regex(/^[A-Za-z0-9_-]{1,15}$/).optional()
+  }).strict().optional()
 }).strict()
 
 export type AgentConfig = Readonly<z.infer<typeof agentConfigSchema>>
@@ -65,7 +74,8 @@ const fileSchema = z.object({
   logLevel: z.string().optional(),
   /** The distributor role's section; validated by roles/distributor's schema. */
   distributor: z.unknown().optional(),
-  artifactQuotaMiB: z.number().int().positive().optional()
+  artifactQuotaMiB: z.number().int().positive().optional(),
+  overlay: z.unknown().optional()
 }).strict()
 
 export function parseHostPort (text: string): { host: string, port: number } {
@@ -131,7 +141,8 @@ export function loadConfig (flags: AgentFlags, env: NodeJS.ProcessEnv = process.
     testHooks: env.CTPF_TEST_HOOKS === '1',
     testCorruptBlocks: env.CTPF_TEST_HOOKS === '1' && env.CTPF_TEST_CORRUPT_BLOCKS === '1',
     distributor: file.distributor,
-    artifactQuotaBytes: file.artifactQuotaMiB != null ? file.artifactQuotaMiB * 1024 * 1024 : undefined
+    artifactQuotaBytes: file.artifactQuotaMiB != null ? file.artifactQuotaMiB * 1024 * 1024 : undefined,
+    overlay: file.overlay
   }
   const parsed = agentConfigSchema.safeParse(candidate)
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeIssues(parsed.error)}`)
