@@ -13,6 +13,7 @@ packages=(
   xorriso mtools syslinux syslinux-common isolinux dosfstools grub-pc-bin grub-efi-amd64-bin grub-common
   radvd iperf3 bubblewrap                # RA for iPXE, overlay throughput, build sandbox
   make gcc libc6-dev util-linux python3 python3-yaml  # builder tests, the TUN addon (node-gyp), cloud-init YAML check
+  chromium                             # the dashboard test drives it headless (playwright-core)
 )
 
 missing=()

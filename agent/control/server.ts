@@ -1,7 +1,8 @@
 /**
  * The control endpoint: HTTP on loopback, every request needs the bearer token from
- * `<data-dir>/control.token`. JSON API under /v1, an OpenAPI document, a server-sent event
- * stream. Bodies are validated with the API's zod schemas.
+ * `<data-dir>/control.token` (or the web dashboard's session cookie, see dashboard/). JSON API
+ * under /v1, an OpenAPI document, a server-sent event stream, Prometheus metrics at /metrics.
+ * Bodies are validated with the API's zod schemas.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify from 'fastify'
@@ -11,10 +12,13 @@ import { AddressInUseError } from '../errors.js'
 import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema, statePrefixSchema, blockSchema } from './api.js'
 import { HttpError, httpStatusOf } from './errors.js'
 import { jobRoutes } from './jobs.js'
+import { provisionRoutes } from './provision.js'
 import { artifactRoutes } from './artifacts.js'
 import { openApiDocument } from './openapi.js'
+import { SessionStore, authHook, dashboardRoutes } from './dashboard/index.js'
+import { metricsRoutes } from './metrics.js'
 import type { ControlApi } from './api.js'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 
@@ -46,11 +50,9 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   const streams = new Set<ServerResponse>()
   const prefix = `/${API_VERSION}`
 
-  app.addHook('onRequest', async (req: FastifyRequest) => {
-    const header = req.headers.authorization ?? ''
-    const m = /^Bearer (.+)$/.exec(header)
-    if (m == null || !timingSafeEqual(digest(m[1]), wanted)) throw new HttpError('UNAUTHORIZED', 'a bearer token is required (see <data-dir>/control.token)')
-  })
+  // the bearer token, or the dashboard's session cookie (see dashboard/auth.ts)
+  const auth = { checkToken: (t: string): boolean => timingSafeEqual(digest(t), wanted), sessions: new SessionStore() }
+  app.addHook('onRequest', authHook(auth))
 
   app.setErrorHandler((err: Error & { code?: string, statusCode?: number }, _req, reply: FastifyReply) => {
     let code = err instanceof HttpError || typeof err.code === 'string' ? String(err.code) : 'INTERNAL'
@@ -84,6 +86,9 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   })
 
   jobRoutes(app, prefix, api.jobs, parse)
+  provisionRoutes(app, prefix, api.provision, parse)
+  dashboardRoutes(app, prefix, auth)
+  metricsRoutes(app, api)
   artifactRoutes(app, prefix, api.artifacts, api.events, parse)
   app.get(`${prefix}/state`, async req => api.state.list(parse(statePrefixSchema, req.query).prefix))
   app.get(`${prefix}/state/digest`, async () => api.state.digest())

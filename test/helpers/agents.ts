@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 
-export const CLI = resolve('dist/ctpf.mjs')
+export const CLI = resolve(process.env.CTPF_CLI ?? 'dist/ctpf.mjs')
 
 export interface RunningAgent {
   dir: string
