@@ -26,6 +26,8 @@ import { hasRole } from './roles.js'
 
 const run = promisify(execFile)
 
+const FINAL_BUILD_ERRORS = new Set(['ERR_BUILD_SPEC', 'ERR_BUILD_FAILED', 'ERR_BUILD_OUTPUT_MISSING', 'ERR_BUILD_OUTPUT_INVALID', 'ERR_BUILD_TOOL_MISSING'])
+
 
 export interface MediaInit {
   tags: Record<string, string>
@@ -75,8 +77,15 @@ async function startBuilder ({ jobs, state, artifacts, dataDir, log }: MediaInit
     },
     logger: log.child({ component: 'role:builder' })
   }
-  jobs.register('build', async ({ spec, signal, log: jobLog }) =>
-    await runBuild(spec, components, { signal, workDir, onLog: l => { jobLog(`${l.stream}: ${l.line}`) } }), { capacity: 2 })
+  jobs.register('build', async ({ spec, signal, log: jobLog }) => {
+    try {
+      return await runBuild(spec, components, { signal, workDir, onLog: l => { jobLog(`${l.stream}: ${l.line}`) } })
+    } catch (err) {
+      // the same spec on the same toolchain fails the same way: no retry
+      if (FINAL_BUILD_ERRORS.has((err as { code?: string }).code ?? '')) Object.assign(err as object, { retryable: false })
+      throw err
+    }
+  }, { capacity: 2 })
 }
 
 const inputsSchema = z.object({
@@ -102,7 +111,7 @@ function startPackager ({ jobs, artifacts, dataDir, log }: MediaInit): void {
   const workDir = join(dataDir, 'packages')
   jobs.register('package', async ({ spec: raw, signal, log: jobLog }) => {
     const parsed = packageSpecSchema.safeParse(raw)
-    if (!parsed.success) throw Object.assign(new Error(`package spec: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`), { code: 'PACKAGE_SPEC' })
+    if (!parsed.success) throw Object.assign(new Error(`package spec: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`), { code: 'PACKAGE_SPEC', retryable: false })
     const spec = parsed.data
     await mkdir(workDir, { recursive: true, mode: 0o700 })
     const dir = await mkdtemp(join(workDir, 'job-'))

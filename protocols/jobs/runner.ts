@@ -449,11 +449,14 @@ export class JobRunner extends Emitter<JobEvents> {
     }
     let result: unknown = null
     let error: { code: string, message: string } | null = null
+    let retryable = true
     try {
       result = await handler({ job, spec: job.spec, signal: running.controller.signal, log }) ?? null
     } catch (err) {
-      const e = err as { code?: string, message?: string }
+      const e = err as { code?: string, message?: string, retryable?: boolean }
       error = { code: typeof e.code === 'string' ? e.code : 'JOB_FAILED', message: String(e.message ?? err).slice(0, 2000) }
+      // a handler says when trying again cannot help (a bad spec, a deterministic failure)
+      retryable = e.retryable !== false
     }
     // an agent that claimed only because better-ranked ones seemed silent gives their claims,
     // slow on a loaded network, one more moment to arrive before it reports the job done
@@ -470,7 +473,7 @@ export class JobRunner extends Emitter<JobEvents> {
       await this.#finish({ ...current, logs }, 'cancelled', null, { code: 'CANCELLED', message: 'cancelled by the operator' })
     } else if (error == null) {
       await this.#finish({ ...current, logs }, 'succeeded', result, null)
-    } else if (current.attempts < current.maxAttempts) {
+    } else if (retryable && current.attempts < current.maxAttempts) {
       const backoff = Math.min(30_000, 1000 * 2 ** (current.attempts - 1))
       await this.#c.state.write(`${JOBS_PREFIX}${job.id}`, { ...current, logs, status: 'queued', error, claim: null, notBefore: Date.now() + backoff, updatedAt: Date.now() })
     } else {
