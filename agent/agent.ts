@@ -33,6 +33,7 @@ import { startArtifacts } from './artifacts.js'
 import { startMediaRoles } from './media.js'
 import { startSshRoles } from './ssh-roles.js'
 import { startOverlay } from './overlay.js'
+import { startExternalRegistries } from './external.js'
 import type { Overlay } from './overlay.js'
 import { HostInventory, startRegistry } from './hosts.js'
 import { scriptsAnswerer } from './scripts.js'
@@ -231,6 +232,13 @@ export class Agent {
         self: selfId, meshId, tags: tagsNow, config: { enabled: config.overlay?.enabled ?? true, ...config.overlay }, node, state: replication.state, registry, jobs: replication.jobs,
         log: log.child({ component: 'overlay' })
       })
+      if (hasRole(tagsNow, 'registry')) {
+        startExternalRegistries({
+          self: selfId, meshId, state: replication.state, jobs: replication.jobs, inventory, sealKey: loadSealKey(config.dataDir),
+          createInvite: async init => await membership.createInvite({ ...init, addrs: node.getMultiaddrs().map(a => a.toString()) }, meshRoot),
+          log: log.child({ component: 'role:registry' })
+        })
+      }
       if (hasRole(tagsNow, 'ssh')) {
         await startSshRoles({
           self: selfId, tags: tagsNow, dataDir: config.dataDir, jobs: replication.jobs, state: replication.state, inventory, artifacts, registry,

@@ -3,7 +3,8 @@
  * `ctpf dc`. Thin clients of the control API's /v1/profiles, /groups, /hosts, /keys, /dcs.
  */
 import { readFileSync } from 'node:fs'
-import { client, collect, dataDirOption, fail, fmtTags, out } from './cli-common.js'
+import { client, collect, dataDirOption, fail, fmtJob, fmtTags, out, waitForJob } from './cli-common.js'
+import type { ControlClient } from './control/client.js'
 import type { Command } from 'commander'
 import type { HostView } from './hosts.js'
 
@@ -27,6 +28,14 @@ function fmtHost (h: HostView): string {
     `host key  ${h.sshHostKey ?? '-'}`, 'events:',
     ...h.events.map(e => `  ${new Date(e.at).toISOString()}  ${e.status.padEnd(11)} by ${e.by.slice(-8)}${e.reason != null ? `  ${e.reason}` : ''}`)
   ].join('\n')
+}
+
+/** Runs a job on a registry agent and prints its result (exit 2 unless it succeeded). */
+async function registryJob (c: ControlClient, kind: string, spec: unknown, json: boolean, human: (result: any) => string): Promise<void> {
+  const { id } = await c.submitJob({ kind, selector: 'role=registry', spec })
+  const j = await waitForJob(c, id)
+  out(json, j, () => j.status === 'succeeded' ? human(j.result) : fmtJob(j))
+  if (j.status !== 'succeeded') process.exit(2)
 }
 
 export function registerProvisionCommands (program: Command): void {
@@ -203,6 +212,54 @@ export function registerProvisionCommands (program: Command): void {
           generalKey: keys.find(k => k.dc === name)?.fingerprint ?? null
         }))
         out(opts.json === true, rows, () => rows.map(r => `${r.name}\tagents ${r.agents}\thosts ${r.hosts}\tgeneral key ${r.generalKey ?? '-'}`).join('\n') || 'no datacenters')
+      } catch (err) { fail(err) }
+    })
+  dc.command('add-hetzner <name>').description('a Hetzner Cloud project as a virtual remote datacenter; the API token is sealed to the registry agents')
+    .addOption(dataDirOption())
+    .requiredOption('--location <loc>', 'e.g. nbg1, fsn1, hel1')
+    .requiredOption('--token-file <file>', 'the project\'s API token (a file keeps it out of ps and shell history)')
+    .option('--endpoint <url>', 'the API endpoint (default https://api.hetzner.cloud/v1)')
+    .option('--agent-url <url>', 'where new servers download the agent bundle')
+    .option('--agent-sha256 <hex>', 'its sha256, checked before it runs')
+    .option('--json', 'machine output')
+    .action(async (name: string, opts) => {
+      try {
+        const body = {
+          kind: 'hetzner',
+          location: opts.location,
+          token: readFileSync(opts.tokenFile, 'utf8').trim(),
+          ...(opts.endpoint != null ? { endpoint: opts.endpoint } : {}),
+          ...(opts.agentUrl != null ? { agentInstall: { url: opts.agentUrl, sha256: opts.agentSha256 } } : {})
+        }
+        const r = await client(opts).request<{ recipients: string[] }>('PUT', `/dcs/${enc(name)}`, body)
+        out(opts.json === true, r, () => `datacenter ${name}: token sealed to ${r.recipients.length} registry agent(s)`)
+      } catch (err) { fail(err) }
+    })
+  dc.command('sync <name>').description('record the provider\'s servers of this mesh as hosts').addOption(dataDirOption()).option('--json', 'machine output')
+    .action(async (name: string, opts) => {
+      try {
+        await registryJob(client(opts), 'dc-sync', { dc: name }, opts.json === true, r => (r.hosts as Array<{ id: string, name: string, status: string, addresses: string[] }>).map(h => `${h.id}  ${h.name}  ${h.status}  ${h.addresses.join(',')}`).join('\n') || 'no servers')
+      } catch (err) { fail(err) }
+    })
+  host.command('create <name>').description('create a server in a provider datacenter; it installs the agent and joins the mesh')
+    .addOption(dataDirOption())
+    .requiredOption('--dc <dc>', 'a datacenter added with ctpf dc add-hetzner')
+    .option('--type <type>', 'server type', 'cx22')
+    .option('--image <image>', 'OS image', 'debian-12')
+    .option('--tag <k=v>', 'a tag for its agent (repeatable)', collect)
+    .option('--json', 'machine output')
+    .action(async (name: string, opts) => {
+      try {
+        await registryJob(client(opts), 'dc-create-host', { dc: opts.dc, name, serverType: opts.type, image: opts.image, ...(opts.tag != null ? { tags: kv(opts.tag, '--tag') } : {}) }, opts.json === true, h => `${h.id}  ${h.name}  ${h.status}  ${(h.addresses as string[]).join(',')}`)
+      } catch (err) { fail(err) }
+    })
+  host.command('delete <id>').description('delete a provider server (hetzner-<id>) and its host record')
+    .addOption(dataDirOption())
+    .requiredOption('--dc <dc>', 'its datacenter')
+    .option('--json', 'machine output')
+    .action(async (id: string, opts) => {
+      try {
+        await registryJob(client(opts), 'dc-delete-host', { dc: opts.dc, id }, opts.json === true, r => `deleted ${r.deleted}`)
       } catch (err) { fail(err) }
     })
   dc.command('key <dc>').description('generate the dc\'s general SSH key pair; the private half is sealed to the dc\'s SSH distributors (agents tagged dc=<dc>, role=ssh)')

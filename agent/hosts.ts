@@ -33,8 +33,9 @@ export interface HostEvent {
 export interface HostFactsRecord { hostname?: string, tags?: Record<string, string>, dc?: string, arch?: string, addresses?: string[], sshHostKey?: string, user?: string, port?: number }
 
 export interface HostView {
+  /** The MAC (`52-54-00-…`) of a machine a distributor sighted, or a provider's id (`hetzner-42`). */
   id: string
-  mac: string
+  mac?: string
   dc?: string
   arch?: string
   platform?: string
@@ -85,7 +86,7 @@ export class HostInventory {
     const addresses = latest('addresses') ?? facts?.addresses ?? [...new Set(sightings.map(s => s.ip).filter((ip): ip is string => ip != null))]
     return {
       id,
-      mac: id.replace(/-/g, ':'),
+      mac: /^([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(id) ? id.replace(/-/g, ':') : undefined,
       dc: facts?.dc ?? seen?.dc,
       arch: latest('arch') ?? facts?.arch ?? seen?.arch,
       platform: latest('platform'),

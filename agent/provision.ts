@@ -14,6 +14,8 @@ import type { StateService } from '../protocols/state/index.js'
 import type { MemberRegistry } from '../protocols/membership/index.js'
 import type { Group, Profile } from '../roles/scripts/index.js'
 import { hostId } from './hosts.js'
+import { listDcs, putDc } from './external.js'
+import type { DcRecord } from './external.js'
 import type { HostFactsRecord, HostInventory, HostStatus, HostView } from './hosts.js'
 import type { AuthorizedKey } from './scripts.js'
 
@@ -38,6 +40,8 @@ export interface ProvisionApi {
   removeKey: (id: string) => Promise<void>
   dcKeys: () => Array<Omit<DcKeyRecord, 'sealed'>>
   generateDcKey: (dc: string) => Promise<Omit<DcKeyRecord, 'sealed'>>
+  dcs: () => Array<Omit<DcRecord, 'token'>>
+  putDc: (name: string, input: unknown) => Promise<Omit<DcRecord, 'token'>>
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -117,7 +121,7 @@ export function provisionApi (c: { self: string, state: StateService, inventory:
       return inventory.get(h.id) as HostView
     },
     putHost: async (id, facts, status) => {
-      if (!/^([0-9a-f]{2}[-:]){5}[0-9a-f]{2}$/i.test(id)) throw new HttpError('BAD_REQUEST', 'a host id is its MAC address')
+      if (!/^([0-9a-f]{2}[-:]){5}[0-9a-f]{2}$/i.test(id) && !/^[a-z][a-z0-9-]{0,62}$/.test(id)) throw new HttpError('BAD_REQUEST', 'a host id is its MAC address or a name of lowercase letters, digits and -')
       const key = hostId(id)
       await state.write(`hosts/${key}`, { ...state.store.get<HostFactsRecord>(`hosts/${key}`), ...facts })
       if (status != null && inventory.get(key)?.status !== status) await inventory.transition(key, status)
@@ -133,6 +137,8 @@ export function provisionApi (c: { self: string, state: StateService, inventory:
       if (state.store.get(`keys/authorized/${id}`) == null) throw new HttpError('NOT_FOUND', `no key ${id}`)
       await state.delete(`keys/authorized/${id}`)
     },
+    dcs: () => listDcs(state),
+    putDc: async (name, input) => await putDc(c, name, input),
     dcKeys: () => state.store.list<DcKeyRecord>('keys/dc/').map(({ value }) => publicView(value)),
     generateDcKey: async dc => {
       checkName(dc, 'dc')

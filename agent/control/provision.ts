@@ -47,5 +47,8 @@ export function provisionRoutes (app: FastifyInstance, prefix: string, api: Prov
   app.put(`${prefix}/keys/:id`, async req => { await api.addKey(parse(idParam, req.params).id, parse(keyBody, req.body)); return { ok: true } })
   app.delete(`${prefix}/keys/:id`, async req => { await api.removeKey(parse(idParam, req.params).id); return { ok: true } })
   app.get(`${prefix}/dcs/keys`, async () => api.dcKeys())
+  app.get(`${prefix}/dcs`, async () => api.dcs())
+  // the provider's API token arrives here over loopback and is sealed before it is stored
+  app.put(`${prefix}/dcs/:name`, async req => await api.putDc(parse(nameParam, req.params).name, req.body))
   app.post(`${prefix}/dcs/:name/key`, async req => await api.generateDcKey(parse(nameParam, req.params).name))
 }
