@@ -113,11 +113,15 @@ export class HostInventory {
     return [...ids].sort().map(id => this.get(id)).filter((h): h is HostView => h != null)
   }
 
-  /** Records a lifecycle transition (one record per event). */
+  /**
+   * Records a lifecycle transition (one record per event). `discovered` has a fixed key: two
+   * registry agents that see the same machine at once write one record, not two.
+   */
   async transition (mac: string, status: HostStatus, detail: Omit<HostEvent, 'status' | 'at' | 'by'> = {}): Promise<HostEvent> {
     const at = Date.now()
     const event: HostEvent = { status, at, by: this.#self, ...detail }
-    await this.#state.write(`hostevents/${hostId(mac)}/${at}-${this.#self.slice(-8)}`, event)
+    const suffix = status === 'discovered' ? 'discovered' : `${at}-${this.#self.slice(-8)}`
+    await this.#state.write(`hostevents/${hostId(mac)}/${suffix}`, event)
     return event
   }
 }

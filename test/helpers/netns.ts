@@ -197,6 +197,7 @@ export class Segment {
   /** Spawns a process in the LAN namespace; it is stopped by `destroy()`. */
   spawnLan (argv: string[]): NsProcess { return this.track(NsProcess.spawn(this.lanArgv(argv))) }
 
+  private tapSeq = 0
   private track (p: NsProcess): NsProcess { this.procs.push(p); return p }
 
   /** A temp dir removed by `destroy()`. */
@@ -207,9 +208,10 @@ export class Segment {
   }
 
   /** A persistent tap in the LAN namespace, on the bridge and up; removed by `destroy()` or `removeTap()`. */
-  async addTap (name = `tp${this.tag}${this.taps.length.toString(36)}`): Promise<string> {
-    await ip('-n', this.ns, 'tuntap', 'add', 'dev', name, 'mode', 'tap')
+  async addTap (name = `tp${this.tag}${(this.tapSeq++).toString(36)}`): Promise<string> {
+    // the name is taken before the first await: machines started together get different taps
     this.taps.push(name)
+    await ip('-n', this.ns, 'tuntap', 'add', 'dev', name, 'mode', 'tap')
     await ip('-n', this.ns, 'link', 'set', name, 'master', this.bridge)
     await ip('-n', this.ns, 'link', 'set', name, 'up')
     return name
