@@ -14,6 +14,7 @@ packages=(
   radvd iperf3 bubblewrap                # RA for iPXE, overlay throughput, build sandbox
   make gcc libc6-dev util-linux python3 python3-yaml  # builder tests, the TUN addon (node-gyp), cloud-init YAML check
   chromium                             # the dashboard test drives it headless (playwright-core)
+  systemd                              # systemd-analyze checks the agent's unit
 )
 
 missing=()
