@@ -13,6 +13,9 @@
 #                       `CTPF-SCRIPT-EXIT rc=N`
 #   ctpf.hold=1         do not power off (sleep forever), for tests that poke the machine
 #
+# `/bin/ctpf-sshd` (for scripts run by ctpf.url) makes an ed25519 host key, starts dropbear on
+# port 22 (keys only, from /root/.ssh/authorized_keys) and prints the public host key line.
+#
 # Idempotent: files that are present and valid are kept. Needs `apt-get download` (no root),
 # gzip, sha256sum and dpkg-deb; the cpio used is the one in busybox-static itself.
 #
@@ -27,6 +30,8 @@ set -euo pipefail
 #   linux-image-<abi>-amd64   the kernel and its NIC modules
 #   busybox-static            the initramfs userland (busybox-static conflicts with the
 #                             installed `busybox`, so it is unpacked, not installed)
+#   dropbear-bin libtomcrypt1 libtommath1   an SSH server for the booted machine (with the
+#                             host's libc, libz, libcrypt, libgmp, found with ldd)
 # -------------------------------------------------------------------------------------------
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -111,12 +116,35 @@ build_busybox() {
   rm -f "$cache/initrd.img"
 }
 
+# ----------------------------------------------------------------------------- dropbear
+dropbear_ok() { [ -x "$cache/dropbear/usr/sbin/dropbear" ] && [ -x "$cache/dropbear/usr/bin/dropbearkey" ] && [ -s "$cache/dropbear/libs.list" ]; }
+
+build_dropbear() {
+  log "downloading dropbear-bin libtomcrypt1 libtommath1"
+  rm -rf "$cache/dropbear" "$work/db" && mkdir -p "$work/db"
+  local p deb
+  for p in dropbear-bin libtomcrypt1 libtommath1; do deb="$(download "$p")"; dpkg-deb -x "$deb" "$work/db"; done
+  mkdir -p "$cache/dropbear/usr/sbin" "$cache/dropbear/usr/bin" "$cache/dropbear/lib"
+  cp "$work/db/usr/sbin/dropbear" "$cache/dropbear/usr/sbin/"
+  cp "$work/db/usr/bin/dropbearkey" "$cache/dropbear/usr/bin/"
+  # every shared library the two need, resolved the way the loader will (the unpacked
+  # libtom* first, the host's libc & co. otherwise), kept under their resolved paths
+  : > "$cache/dropbear/libs.list"
+  local lib
+  for lib in $(LD_LIBRARY_PATH="$work/db/usr/lib/x86_64-linux-gnu" ldd "$work/db/usr/sbin/dropbear" "$work/db/usr/bin/dropbearkey" | awk '/=> \// { print $3 } /^\t\/lib64/ { print $1 }' | sort -u); do
+    [ -f "$lib" ] || die "dropbear needs $lib, which is missing"
+    cp -L "$lib" "$cache/dropbear/lib/"
+    echo "$(basename "$lib")" >> "$cache/dropbear/libs.list"
+  done
+  rm -f "$cache/initrd.img"
+}
+
 # ----------------------------------------------------------------------------- initramfs
 write_init() {
   cat > "$1" <<'INIT'
 #!/bin/sh
 # ctpf test initramfs (scripts/boot-fixtures.sh)
-export PATH=/bin:/sbin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -170,6 +198,20 @@ INIT
   chmod 0755 "$1"
 }
 
+write_sshd_helper() {
+  cat > "$1" <<'SSHD'
+#!/bin/sh
+# ctpf-sshd: an ed25519 host key, dropbear on :22 (public keys only), the public key line on stdout
+mkdir -p /etc/dropbear /root/.ssh /dev/pts
+chmod 700 /root /root/.ssh
+grep -q ' /dev/pts ' /proc/mounts || mount -t devpts devpts /dev/pts
+[ -f /etc/dropbear/dropbear_ed25519_host_key ] || dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1
+dropbear -s -g -p 22 -r /etc/dropbear/dropbear_ed25519_host_key -P /run/dropbear.pid
+dropbearkey -y -f /etc/dropbear/dropbear_ed25519_host_key | grep '^ssh-ed25519 ' | cut -d' ' -f1,2
+SSHD
+  chmod 0755 "$1"
+}
+
 write_udhcpc_script() {
   cat > "$1" <<'UDHCPC'
 #!/bin/sh
@@ -193,7 +235,7 @@ UDHCPC
 initrd_stamp() {
   local kver; kver="$(cat "$cache/kernel.version")"
   # this script (it holds /init), the kernel and busybox: any change rebuilds the initramfs
-  printf '%s %s %s\n' "$(sha256sum < "${BASH_SOURCE[0]}" | cut -c1-16)" "$kver" "$(sha256sum < "$cache/busybox" | cut -c1-16)"
+  printf '%s %s %s %s\n' "$(sha256sum < "${BASH_SOURCE[0]}" | cut -c1-16)" "$kver" "$(sha256sum < "$cache/busybox" | cut -c1-16)" "$(cat "$cache/dropbear/usr/sbin/dropbear" "$cache/dropbear/libs.list" | sha256sum | cut -c1-16)"
 }
 
 initrd_ok() {
@@ -211,6 +253,17 @@ build_initrd() {
   done
   write_init "$root/init"
   write_udhcpc_script "$root/etc/udhcpc.script"
+  write_sshd_helper "$root/bin/ctpf-sshd"
+  mkdir -p "$root/usr/sbin" "$root/usr/bin" "$root/lib/x86_64-linux-gnu" "$root/lib64" "$root/root" "$root/etc/dropbear"
+  cp "$cache/dropbear/usr/sbin/dropbear" "$root/usr/sbin/"
+  cp "$cache/dropbear/usr/bin/dropbearkey" "$root/usr/bin/"
+  local lib
+  for lib in $(cat "$cache/dropbear/libs.list"); do
+    case "$lib" in ld-linux*) cp "$cache/dropbear/lib/$lib" "$root/lib64/" ;; *) cp "$cache/dropbear/lib/$lib" "$root/lib/x86_64-linux-gnu/" ;; esac
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+  printf 'root:x:0:\n' > "$root/etc/group"
+  printf '/bin/sh\n' > "$root/etc/shells"
   cp "$cache/modules.order" "$root/etc/modules.order"
   cp "$cache/modules/$kver/"*.ko "$root/lib/modules/"
   (cd "$root" && find . | LC_ALL=C sort | "$cache/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9n > "$cache/initrd.img.tmp"
@@ -221,6 +274,7 @@ build_initrd() {
 # ----------------------------------------------------------------------------- main
 if kernel_ok; then log "kernel present: $(cat "$cache/kernel.package")"; else build_kernel; fi
 if busybox_ok; then log "busybox present"; else build_busybox; fi
+if dropbear_ok; then log "dropbear present"; else build_dropbear; fi
 if initrd_ok; then log "initramfs present"; else log "building initramfs"; build_initrd; fi
 
 kernel_ok || die "kernel fixture invalid after build"
