@@ -58,10 +58,64 @@ export function openApiDocument (version: string): object {
       '/metrics': { get: { summary: 'Counters of this agent', responses: ok(metricsSchema) } },
       '/events': {
         get: {
-          summary: 'Server-sent events: peer:connect, peer:disconnect, member:joined, member:updated, member:revoked',
+          summary: 'Server-sent events: peer:connect, peer:disconnect, member:joined, member:updated, member:revoked, job:submitted, job:claimed, job:finished, host:status, artifact:progress',
           responses: { '200': { description: 'an event stream', content: { 'text/event-stream': {} } }, '401': errors['401'] }
         }
-      }
+      },
+      ...artifactPaths(),
+      ...provisionPaths()
     }
+  }
+}
+
+const named = (what: string): object => ({ name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: what })
+const anyJson = ok(z.unknown())
+const refused = (code: string, description: string): object => ({ [code]: { description, ...json(errorSchema) } })
+
+function artifactPaths (): Record<string, object> {
+  const ref = { name: 'ref', in: 'path', required: true, schema: { type: 'string' }, description: 'a CID or a name' }
+  return {
+    '/artifacts': {
+      get: { summary: 'Pinned artifacts of this agent', responses: anyJson },
+      post: { summary: 'Import the raw body (application/octet-stream) as an artifact; ?name= also points a name at it', responses: anyJson }
+    },
+    '/artifacts/{ref}': { get: { summary: 'The bytes (Range supported), fetched through the mesh when absent', parameters: [ref], responses: { '200': { description: 'the bytes', content: { 'application/octet-stream': {} } }, ...errors } } },
+    '/artifacts/{ref}/stat': { get: { summary: 'Size, blocks, local and pinned', parameters: [ref], responses: anyJson } },
+    '/artifacts/{ref}/car': { get: { summary: 'A CAR export', parameters: [ref], responses: { '200': { description: 'a CAR', content: { 'application/vnd.ipld.car': {} } }, ...errors } } },
+    '/artifacts/gc': { post: { summary: 'Remove blocks no pinned artifact needs', responses: anyJson } },
+    '/pins/{ref}': { put: { summary: 'Keep an artifact (fetching it if needed)', parameters: [ref], responses: anyJson }, delete: { summary: 'Let garbage collection take it', parameters: [ref], responses: anyJson } },
+    '/cars': { post: { summary: 'Import a CAR (raw body)', responses: anyJson } },
+    '/names/{name}': { get: { summary: 'A name: its CID and history', parameters: [named('e.g. ipxe/undionly.kpxe')], responses: anyJson }, put: { summary: 'Point a name at a CID', parameters: [named('the name')], responses: anyJson } }
+  }
+}
+
+function provisionPaths (): Record<string, object> {
+  const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'a MAC (52-54-00-…) or a provider id (hetzner-42)' }
+  const invalid = refused('400', 'refused: a bad template (TEMPLATE_INVALID, with field, line and reason) or schema')
+  return {
+    '/profiles': { get: { summary: 'Boot profiles', responses: anyJson } },
+    '/profiles/{name}': {
+      get: { summary: 'One profile', parameters: [named('profile')], responses: anyJson },
+      put: { summary: 'Create or replace a profile: kernel, initrds, command line and installer templates (kickstart, preseed, cloudInit, preInstall, postInstall), checked at write time', parameters: [named('profile')], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { ...anyJson, ...invalid, ...refused('403', 'only admins write profiles') } },
+      delete: { summary: 'Remove a profile no group uses', parameters: [named('profile')], responses: { ...anyJson, ...refused('409', 'PROFILE_IN_USE') } }
+    },
+    '/groups': { get: { summary: 'Groups: selectors over MAC, UUID, arch, hostname and tags that pick a profile', responses: anyJson } },
+    '/groups/{name}': {
+      get: { summary: 'One group', parameters: [named('group')], responses: anyJson },
+      put: { summary: 'Create or replace a group { profile, selector, metadata }', parameters: [named('group')], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { ...anyJson, ...invalid, ...refused('409', 'GROUP_TIE: two groups could match the same machine equally') } },
+      delete: { summary: 'Remove a group (refused when two others would then tie)', parameters: [named('group')], responses: anyJson }
+    },
+    '/hosts': { get: { summary: 'The host inventory with lifecycle status and events', responses: anyJson } },
+    '/hosts/{id}': {
+      get: { summary: 'One host with its events', parameters: [id], responses: anyJson },
+      put: { summary: 'Add or update a host the mesh did not boot { addresses, sshHostKey, dc, hostname, user, port, tags, status }', parameters: [id], responses: anyJson }
+    },
+    '/hosts/{id}/reprovision': { post: { summary: 'Install the host again at its next network boot', parameters: [id], responses: anyJson } },
+    '/keys': { get: { summary: 'Authorized SSH public keys (per dc or tag)', responses: anyJson } },
+    '/keys/{id}': { put: { summary: 'Add a key { key, dc?, tags? }', parameters: [{ ...id, description: 'a name for the key' }], responses: anyJson }, delete: { summary: 'Remove a key', parameters: [{ ...id, description: 'the key\'s name' }], responses: anyJson } },
+    '/dcs': { get: { summary: 'Provider datacenters (tokens never shown)', responses: anyJson } },
+    '/dcs/{name}': { put: { summary: 'Add a provider datacenter { kind: hetzner, location, token, endpoint?, agentInstall? }; the token is sealed to the registry agents on arrival', parameters: [named('dc')], responses: { ...anyJson, ...refused('409', 'NO_RECIPIENTS: no registry agent to seal the token to') } } },
+    '/dcs/keys': { get: { summary: 'General SSH keys of the datacenters (public halves)', responses: anyJson } },
+    '/dcs/{name}/key': { post: { summary: 'Generate the dc\'s general SSH key pair; the private half is sealed to the dc\'s SSH distributors', parameters: [named('dc')], responses: { ...anyJson, ...refused('409', 'NO_RECIPIENTS') } } }
   }
 }
