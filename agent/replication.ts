@@ -26,6 +26,7 @@ export async function startReplication (init: { self: string, meshId: string, me
     state,
     members: () => registry.members().map(m => ({ peerId: m.peerId, tags: m.tags })),
     pubsub: init.node.services.pubsub,
+    libp2p: init.node,
     logger: init.log.child({ component: 'jobs' }),
     // with the test hooks, finished jobs' claim records go after 2 s instead of a minute
     timing: init.testHooks === true ? { claimRetentionMs: 2000 } : undefined

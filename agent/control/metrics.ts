@@ -53,6 +53,8 @@ export const METRIC_TABLE: Readonly<Record<string, Entry>> = {
   jobsFailed: c('jobs_failed', 'Jobs this agent ran that failed.'),
   jobsCancelled: c('jobs_cancelled', 'Jobs this agent ran that were cancelled.'),
   jobsTakeovers: c('jobs_takeovers', 'Jobs this agent took over from a claimant that went away.'),
+  jobsYielded: c('jobs_yielded', 'Job attempts this agent promised not to claim, asked by a lower-ranked agent.'),
+  jobsClaimsHeldBack: c('jobs_claims_held_back', 'Lower-ranked claims this agent held back because a better-ranked agent had claimed or did not answer.'),
   probeRuns: c('jobs_probe_runs', 'Probe jobs run by this agent.'),
   // artifacts
   artifactsStreams: c('artifacts_exchange_streams', 'Block exchange streams opened by other agents.'),

@@ -20,6 +20,8 @@ import { Emitter } from '../events.js'
 import { parseSelector } from './selector.js'
 import { AGENTS_PREFIX, CANCEL_PREFIX, CLAIMS_PREFIX, JOBS_PREFIX, LOGS_PREFIX, REASON_PREFIX, TERMINAL, jobLogsTopic, kindSchema } from './types.js'
 import type { AgentJobInfo, Job, LogLine } from './types.js'
+import { askYield, handleYield, YIELD_PROTOCOL } from './yield.js'
+import type { YieldLibp2p } from './yield.js'
 import type { StateService } from '../state/index.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
@@ -50,6 +52,8 @@ export interface JobRunnerComponents {
   pubsub: GossipSub
   logger: Logger
   timing?: Partial<JobRunnerTiming>
+  /** For asking better-ranked candidates before a lower-ranked claim (see yield.ts); optional in unit tests. */
+  libp2p?: YieldLibp2p
 }
 
 export interface JobEvents {
@@ -59,7 +63,7 @@ export interface JobEvents {
   'job:log': LogLine
 }
 
-export interface JobMetrics { claimed: number, lostClaims: number, succeeded: number, failed: number, cancelled: number, takeovers: number }
+export interface JobMetrics { claimed: number, lostClaims: number, succeeded: number, failed: number, cancelled: number, takeovers: number, yielded: number, claimsHeldBack: number }
 
 export class JobError extends Error {
   constructor (readonly code: string, message: string) { super(message); this.name = 'JobError' }
@@ -74,7 +78,9 @@ const MAX_LINE = 2000
 interface Running { controller: AbortController, lines: LogLine[], renew: NodeJS.Timeout, attempt: number, rank: number }
 
 export class JobRunner extends Emitter<JobEvents> {
-  readonly metrics: JobMetrics = { claimed: 0, lostClaims: 0, succeeded: 0, failed: 0, cancelled: 0, takeovers: 0 }
+  readonly metrics: JobMetrics = { claimed: 0, lostClaims: 0, succeeded: 0, failed: 0, cancelled: 0, takeovers: 0, yielded: 0, claimsHeldBack: 0 }
+  /** `<id>/<attempt>` this agent promised not to claim, until the time given. */
+  readonly #yielded = new Map<string, number>()
   readonly #c: JobRunnerComponents
   readonly #t: JobRunnerTiming
   readonly #handlers = new Map<string, { handler: JobHandler, capacity: number }>()
@@ -106,6 +112,7 @@ export class JobRunner extends Emitter<JobEvents> {
     this.#offs.push(store.watch(CANCEL_PREFIX, r => { this.#onCancel(r.key.slice(CANCEL_PREFIX.length)) }))
     for (const { key, value } of store.list(CLAIMS_PREFIX)) this.#indexClaim(key, value)
     this.#offs.push(store.watch(CLAIMS_PREFIX, r => { this.#indexClaim(r.key, r.value); this.#observeDelay(r.author, r.value); this.#onClaim(r.key) }))
+    if (this.#c.libp2p != null) await handleYield(this.#c.libp2p, (id, attempt) => this.#decideYield(id, attempt))
     this.#c.pubsub.topicValidators.set(jobLogsTopic(this.#c.meshId), (from, msg) => this.#validateLog(from.toString(), msg))
     this.#c.pubsub.subscribe(jobLogsTopic(this.#c.meshId))
     this.#scan = setInterval(() => { this.#scanAll() }, this.#t.scanMs)
@@ -120,6 +127,7 @@ export class JobRunner extends Emitter<JobEvents> {
     this.#started = false
     clearInterval(this.#scan)
     clearInterval(this.#sweep)
+    await this.#c.libp2p?.unhandle(YIELD_PROTOCOL).catch(() => {})
     for (const off of this.#offs.splice(0)) off()
     for (const t of this.#pendingClaims.values()) clearTimeout(t)
     this.#pendingClaims.clear()
@@ -337,16 +345,15 @@ export class JobRunner extends Emitter<JobEvents> {
     const members = this.#c.members()
     const me = members.find(m => m.peerId === this.#c.self)
     if (me == null || !sel.matches(me.tags)) return
-    const expired = job.status !== 'queued' ? job.claim?.peer : undefined
-    const candidates = members
-      .filter(m => m.peerId !== expired && sel.matches(m.tags) && (m.peerId === this.#c.self || this.#handles(m.peerId, job.kind)))
-      .map(m => ({ peer: m.peerId, score: rendezvous(job.id, attempt - 1, m.peerId) }))
-      .sort((a, b) => a.score < b.score ? 1 : a.score > b.score ? -1 : 0)
+    if (this.#isYielded(job.id, attempt)) return
+    const candidates = this.#candidates(job, attempt)
     const rank = Math.max(0, candidates.findIndex(c => c.peer === this.#c.self))
     const delay = rank * this.rankStepMs
     const t = setTimeout(() => {
-      this.#pendingClaims.delete(job.id)
-      void this.#claim(job.id, rank).catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
+      // pending until the claim is decided: asking better-ranked agents takes a moment
+      void this.#claim(job.id, rank)
+        .catch(err => { this.#c.logger.warn({ job: job.id, err }, 'claim failed') })
+        .finally(() => { if (this.#pendingClaims.get(job.id) === t) this.#pendingClaims.delete(job.id) })
     }, delay)
     t.unref()
     this.#pendingClaims.set(job.id, t)
@@ -376,6 +383,52 @@ export class JobRunner extends Emitter<JobEvents> {
     return Math.max(this.#t.rankStepMs, Math.round(2 * this.#delayEstimate))
   }
 
+  /** The agents that may run an attempt, best-ranked first (a claimant whose lease ran out is left out). */
+  #candidates (job: Job, attempt: number): Array<{ peer: string, score: string }> {
+    const sel = parseSelector(job.selector)
+    const expired = job.status !== 'queued' ? job.claim?.peer : undefined
+    return this.#c.members()
+      .filter(m => m.peerId !== expired && sel.matches(m.tags) && (m.peerId === this.#c.self || this.#handles(m.peerId, job.kind)))
+      .map(m => ({ peer: m.peerId, score: rendezvous(job.id, attempt - 1, m.peerId) }))
+      .sort((a, b) => a.score < b.score ? 1 : a.score > b.score ? -1 : 0)
+  }
+
+  #isYielded (id: string, attempt: number): boolean {
+    const until = this.#yielded.get(`${id}/${attempt}`)
+    if (until == null) return false
+    if (until > Date.now()) return true
+    this.#yielded.delete(`${id}/${attempt}`)
+    return false
+  }
+
+  /** A lower-ranked agent asks: synchronous, so that no claim of ours can slip in between. */
+  #decideYield (id: string, attempt: number): 'claimed' | 'yielded' {
+    const running = this.#running.get(id)
+    if ((running != null && running.attempt === attempt) || this.#claims(id).some(c => c.attempt === attempt && c.peer === this.#c.self)) return 'claimed'
+    if (this.#yielded.size > 10_000) for (const [k, until] of this.#yielded) if (until < Date.now()) this.#yielded.delete(k)
+    this.#yielded.set(`${id}/${attempt}`, Date.now() + this.#t.leaseMs)
+    this.metrics.yielded++
+    return 'yielded'
+  }
+
+  /**
+   * Before a lower-ranked claim: every better-ranked candidate this agent is connected to must
+   * have yielded. False when one has claimed (or did not answer in time: the scan tries again).
+   */
+  async #betterOnesYield (job: Job, attempt: number): Promise<boolean> {
+    const libp2p = this.#c.libp2p
+    if (libp2p == null) return true
+    const candidates = this.#candidates(job, attempt)
+    const mine = candidates.findIndex(c => c.peer === this.#c.self)
+    const better = candidates.slice(0, Math.max(0, mine)).map(c => c.peer)
+    const answers = await Promise.all(better.map(async p => await askYield(libp2p, p, job.id, attempt, 2000)))
+    if (answers.includes('claimed') || answers.includes('timeout')) {
+      this.metrics.claimsHeldBack++
+      return false
+    }
+    return true
+  }
+
   /** The best-ranked claimant of an attempt, from the claim records every agent holds. */
   #winner (id: string, attempt: number): string | undefined {
     let best: { peer: string, score: string } | undefined
@@ -400,11 +453,16 @@ export class JobRunner extends Emitter<JobEvents> {
 
   async #claim (id: string, rank: number): Promise<void> {
     const store = this.#c.state.store
-    // records that reached this agent but wait in its apply queue may hold a better claim
-    if (rank > 0) await store.settled()
+    if (rank > 0) {
+      // records that reached this agent but wait in its apply queue may hold a better claim
+      await store.settled()
+      const before = store.get<Job>(`${JOBS_PREFIX}${id}`)
+      const next = before == null ? undefined : this.#nextAttempt(before)
+      if (before == null || next == null || !(await this.#betterOnesYield(before, next))) return
+    }
     const job = store.get<Job>(`${JOBS_PREFIX}${id}`)
     const attempt = job == null ? undefined : this.#nextAttempt(job)
-    if (job == null || attempt == null || this.#running.has(id) || !this.#free(job.kind)) return
+    if (job == null || attempt == null || this.#running.has(id) || !this.#free(job.kind) || this.#isYielded(id, attempt)) return
     const handler = this.#handlers.get(job.kind)
     if (handler == null) return
     if (job.status !== 'queued' || attempt > job.attempts + 1) this.metrics.takeovers++
