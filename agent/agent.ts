@@ -38,6 +38,7 @@ import type { Overlay } from './overlay.js'
 import { HostInventory, startRegistry } from './hosts.js'
 import { scriptsAnswerer } from './scripts.js'
 import { provisionApi } from './provision.js'
+import { clustersApi } from './control/clusters.js'
 import { sealPublicKey } from '../protocols/seal/index.js'
 import { hasRole } from './roles.js'
 import type { Artifacts } from '../protocols/artifacts/index.js'
@@ -419,6 +420,7 @@ export class Agent {
           }
         : undefined,
       jobs: this.#jobsApi(),
+      clusters: clustersApi({ self: this.peerId, state: this.#replication.state, dataDir: this.#config.dataDir }),
       provision: provisionApi({ self: this.peerId, state: this.#replication.state, inventory: this.#inventory, registry: this.#mesh.registry }),
       artifacts: this.#artifacts,
       events: this.events

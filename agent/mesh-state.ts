@@ -50,6 +50,7 @@ export function agentWriteRules (registry: MemberRegistry): WriteRules {
     .allow('hostevents/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry') || hasRole(w.tags, 'scripts'))
     .allow('phonehome/', w => hasRole(w.tags, 'scripts'))
     .allow('sealkeys/', 'self')
+    .allow('clusters/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'ssh'))
 }
 
 /** The registry's verdict on a `members/` record's value, as a state refusal. */

@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { capSchema, peerIdSchema, tagsSchema } from '../../protocols/membership/index.js'
 import type { Emitter } from '../../protocols/events.js'
 import type { ProvisionApi } from '../provision.js'
+import type { ClustersApi } from './clusters.js'
 import type { Artifacts } from '../../protocols/artifacts/index.js'
 
 export const API_VERSION = 'v1'
@@ -70,6 +71,7 @@ export interface StateApi {
 export interface ControlApi {
   jobs: JobsApi
   provision: ProvisionApi
+  clusters?: ClustersApi
   /** The artifacts service itself: its methods are the API the routes need. */
   artifacts: Artifacts
   state: StateApi

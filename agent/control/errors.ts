@@ -33,7 +33,8 @@ const statusByCode: Record<string, number> = {
   GROUP_TIE: 409,
   PROFILE_IN_USE: 409,
   NO_RECIPIENTS: 409,
-  STATE_RECORD_REFUSED: 403
+  STATE_RECORD_REFUSED: 403,
+  NOT_RECIPIENT: 403
 }
 
 export function httpStatusOf (code: string): number {

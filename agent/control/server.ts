@@ -13,6 +13,7 @@ import { API_VERSION, inviteRequestSchema, peerParamSchema, tagsRequestSchema, s
 import { HttpError, httpStatusOf } from './errors.js'
 import { jobRoutes } from './jobs.js'
 import { provisionRoutes } from './provision.js'
+import { clusterRoutes } from './clusters.js'
 import { artifactRoutes } from './artifacts.js'
 import { openApiDocument } from './openapi.js'
 import { SessionStore, authHook, dashboardRoutes } from './dashboard/index.js'
@@ -87,6 +88,7 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
 
   jobRoutes(app, prefix, api.jobs, parse)
   provisionRoutes(app, prefix, api.provision, parse)
+  if (api.clusters != null) clusterRoutes(app, prefix, api.clusters, parse)
   dashboardRoutes(app, prefix, auth)
   metricsRoutes(app, api)
   artifactRoutes(app, prefix, api.artifacts, api.events, parse)

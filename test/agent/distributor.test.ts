@@ -44,8 +44,8 @@ describe('an agent with the distributor role', () => {
   it('answers iPXE: first a chain with the machine\'s identity, then the profile\'s script', async () => {
     const first = await (await fetch(`http://127.0.0.1:${base}/boot.ipxe`)).text()
     expect(first).toMatch(/^#!ipxe\n/)
-    expect(first).toContain('boot.ipxe?mac=${mac:hexhyp}&uuid=${uuid}&arch=${buildarch}&platform=${platform}')
-    const script = await (await fetch(`http://127.0.0.1:${base}/boot.ipxe?mac=52-54-00-aa-bb-cc&arch=x86_64&platform=efi`)).text()
+    expect(first).toContain('boot.ipxe?mac=${mac:hexhyp}&uuid=${uuid}&buildarch=${buildarch}&platform=${platform}')
+    const script = await (await fetch(`http://127.0.0.1:${base}/boot.ipxe?mac=52-54-00-aa-bb-cc&buildarch=x86_64&platform=efi`)).text()
     expect(script).toContain(`kernel http://127.0.0.1:${base}/files/vmlinuz console=ttyS0 initrd=initrd.img`)
     expect(script).toContain(`initrd http://127.0.0.1:${base}/files/initrd.img`)
     const bad = await fetch(`http://127.0.0.1:${base}/boot.ipxe?mac=not-a-mac`)
