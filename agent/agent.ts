@@ -423,7 +423,8 @@ export class Agent {
       clusters: clustersApi({ self: this.peerId, state: this.#replication.state, dataDir: this.#config.dataDir }),
       provision: provisionApi({ self: this.peerId, state: this.#replication.state, inventory: this.#inventory, registry: this.#mesh.registry }),
       artifacts: this.#artifacts,
-      events: this.events
+      events: this.events,
+      net: () => this.#overlay
     }
   }
 

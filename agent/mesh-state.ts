@@ -50,6 +50,10 @@ export function agentWriteRules (registry: MemberRegistry): WriteRules {
     .allow('hostevents/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry') || hasRole(w.tags, 'scripts'))
     .allow('phonehome/', w => hasRole(w.tags, 'scripts'))
     .allow('sealkeys/', 'self')
+    // the overlay: each agent claims addresses as itself, advertises its own routes
+    .allow('addresses/', w => w.key.split('/')[2] === w.peerId)
+    .allow('routes/', 'self')
+    .allow('firewall/', 'admin')
     .allow('clusters/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'ssh'))
 }
 

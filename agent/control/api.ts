@@ -85,6 +85,8 @@ export interface ControlApi {
   setTags: (tags: Record<string, string>) => Promise<void>
   metrics: () => Record<string, number>
   events: Emitter<any>
+  /** The overlay, once started (GET /v1/net/…): a getter, since the control endpoint starts first. */
+  net?: () => import('../overlay.js').Overlay | undefined
 }
 
 export const jobSubmitSchema = z.object({

@@ -14,6 +14,7 @@ import { HttpError, httpStatusOf } from './errors.js'
 import { jobRoutes } from './jobs.js'
 import { provisionRoutes } from './provision.js'
 import { clusterRoutes } from './clusters.js'
+import { netRoutes } from './net.js'
 import { artifactRoutes } from './artifacts.js'
 import { openApiDocument } from './openapi.js'
 import { SessionStore, authHook, dashboardRoutes } from './dashboard/index.js'
@@ -92,6 +93,7 @@ export async function createControlServer (init: ControlServerInit): Promise<Con
   dashboardRoutes(app, prefix, auth)
   metricsRoutes(app, api)
   artifactRoutes(app, prefix, api.artifacts, api.events, parse)
+  if (api.net != null) netRoutes(app, prefix, api.net)
   app.get(`${prefix}/state`, async req => api.state.list(parse(statePrefixSchema, req.query).prefix))
   app.get(`${prefix}/state/digest`, async () => api.state.digest())
   const hooks = api.testHooks

@@ -1,0 +1,389 @@
+/**
+ * The overlay service: reads packets from the TUN device, routes each to the member that owns
+ * its destination, sends them in batches over that member's stream, and writes what members
+ * send into the TUN after checking membership, source address and the firewall. Addresses,
+ * subnet routes and firewall rules come from replicated state and apply as they change.
+ * Talking to the kernel (addresses on the device, routes) is the caller's: it listens to
+ * `address:changed` and `routes:changed`.
+ */
+import { EventEmitter } from 'node:events'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isIPv4, isIPv6 } from 'node:net'
+import { addVnetHdr, toPlainPackets, VNET_HDR_LEN } from './tun/index.js'
+import { AddressBook } from './addresses.js'
+import { FIREWALL_PREFIX, OVERLAY_PROTOCOL, PATH_CHECK_MS, PING_INTERVAL_MS, RELAY_CHECK_MS, ROUTES_PREFIX, ADDRESSES_PREFIX } from './constants.js'
+import { NoRouteError, NotMemberError, OverlayConfigError, SelfAddressError } from './errors.js'
+import { Firewall } from './firewall.js'
+import { inPrefix, intToIpv4, ipv4ToInt, ipv6BytesOfPeer, formatIpv6, meshUlaText, parseV4Prefix } from './ip.js'
+import { parsePacket } from './packet.js'
+import { RouteTable, readSubnetRoutes } from './routes.js'
+import { PeerSession } from './session.js'
+import type { V4Prefix } from './ip.js'
+import type { RouteEntry, SubnetRoute } from './routes.js'
+import type { OverlayLibp2p } from './session.js'
+import type { OverlayMembers, OverlayState, PeerStats } from './types.js'
+import type { TunDevice } from './tun/index.js'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+export interface OverlayServiceInit {
+  self: string
+  meshId: string
+  /** The mesh's IPv4 range, e.g. `100.96.0.0/16` (the same on every agent). */
+  range: string
+  /** LAN prefixes this agent advertises (hosts behind it are reached through it). */
+  advertise?: readonly string[]
+  pingIntervalMs?: number
+}
+
+export interface OverlayServiceComponents {
+  libp2p: OverlayLibp2p
+  state: OverlayState
+  members: OverlayMembers
+  tun: TunDevice
+  logger?: Logger
+}
+
+export interface OverlayServiceEvents {
+  /** This agent's v4 address was claimed or changed (a lost conflict). */
+  'address:changed': [{ address: string, prefix: number, previous?: string }]
+  /** The subnet routes of other members changed (the kernel needs routes for them). */
+  'routes:changed': [SubnetRoute[]]
+}
+
+export interface OverlayCounters {
+  noRoute: number
+  notMember: number
+  spoofed: number
+  notForUs: number
+  firewallDenied: number
+  malformed: number
+}
+
+export interface OverlayServiceStatus {
+  address?: string
+  address6: string
+  range: string
+  range6: string
+  advertised: string[]
+  peers: PeerStats[]
+  counters: OverlayCounters
+  firewall: { rules: number, errors: Array<{ name: string, error: string }>, allowed: number, denied: number, replies: number }
+}
+
+export class OverlayService extends EventEmitter<OverlayServiceEvents> {
+  readonly counters: OverlayCounters = { noRoute: 0, notMember: 0, spoofed: 0, notForUs: 0, firewallDenied: 0, malformed: 0 }
+  readonly firewall = new Firewall()
+  readonly range: V4Prefix
+  readonly address6: string
+  readonly #init: OverlayServiceInit
+  readonly #c: OverlayServiceComponents
+  readonly #book: AddressBook
+  readonly #routes = new RouteTable()
+  readonly #sessions = new Map<string, PeerSession>()
+  readonly #advertised: V4Prefix[]
+  readonly #self6Hex: string
+  readonly #v6ByText = new Map<string, string>()
+  #address: number | undefined
+  #congested = new Set<PeerSession>()
+  #unwatch: Array<() => void> = []
+  #timers: NodeJS.Timeout[] = []
+  #started = false
+  #rebuildQueued = false
+  #lastSubnets = ''
+  readonly #onTunPackets = (pkts: Buffer[]): void => { this.#fromTun(pkts) }
+  readonly #onConnection = (evt: CustomEvent<Connection>): void => { this.#sessions.get(evt.detail.remotePeer.toString())?.checkPath() }
+
+  constructor (init: OverlayServiceInit, components: OverlayServiceComponents) {
+    super()
+    this.#init = init
+    this.#c = components
+    this.range = parseV4Prefix(init.range)
+    if (this.range.prefix > 30 || this.range.prefix < 8) throw new OverlayConfigError(`the mesh range ${init.range} must be between /8 and /30`)
+    this.#advertised = (init.advertise ?? []).map(parseV4Prefix)
+    for (const p of this.#advertised) {
+      if (inPrefix(p.network, this.range) || inPrefix(this.range.network, p)) throw new OverlayConfigError(`advertised route ${p.text} overlaps the mesh range ${this.range.text}`)
+    }
+    const own6 = ipv6BytesOfPeer(init.meshId, init.self)
+    this.#self6Hex = own6.toString('hex')
+    this.address6 = formatIpv6(own6)
+    this.#book = new AddressBook({ self: init.self, range: this.range, state: components.state, isMember: p => components.members.isMember(p) })
+  }
+
+  /** This agent's v4 address (undefined until claimed). */
+  get address (): string | undefined { return this.#address === undefined ? undefined : intToIpv4(this.#address) }
+
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    const { libp2p, state, members, tun } = this.#c
+    await libp2p.handle(OVERLAY_PROTOCOL, (stream, conn) => { this.#onStream(stream, conn) }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
+    const rebuild = (): void => { this.#queueRebuild() }
+    this.#unwatch.push(
+      state.store.watch(ADDRESSES_PREFIX, rebuild),
+      state.store.watch(ROUTES_PREFIX, rebuild),
+      state.store.watch(FIREWALL_PREFIX, () => { this.#loadFirewall() }),
+      members.onChange(() => { this.#onMembersChanged() })
+    )
+    libp2p.addEventListener('connection:open', this.#onConnection)
+    this.#loadFirewall()
+    await this.#advertise()
+    await this.#claim()
+    this.#rebuild()
+    tun.on('packets', this.#onTunPackets)
+    const every = (ms: number, fn: () => void): void => { const t = setInterval(fn, ms); t.unref(); this.#timers.push(t) }
+    every(this.#init.pingIntervalMs ?? PING_INTERVAL_MS, () => {
+      for (const s of this.#sessions.values()) if (s.path !== undefined) s.ping().catch(() => {})
+    })
+    every(PATH_CHECK_MS, () => { for (const s of this.#sessions.values()) s.checkPath() })
+    every(30_000, () => { this.firewall.sweep(Date.now()) })
+    every(RELAY_CHECK_MS, () => { void this.#keepRelays() })
+    void this.#keepRelays()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    for (const u of this.#unwatch) u()
+    this.#unwatch = []
+    this.#c.tun.off('packets', this.#onTunPackets)
+    this.#c.libp2p.removeEventListener('connection:open', this.#onConnection)
+    await this.#c.libp2p.unhandle(OVERLAY_PROTOCOL).catch(() => {})
+    for (const s of this.#sessions.values()) s.close()
+    this.#sessions.clear()
+    this.#congested.clear()
+  }
+
+  async #advertise (): Promise<void> {
+    const key = `${ROUTES_PREFIX}${this.#init.self}`
+    const want = this.#advertised.map(p => p.text)
+    const have = this.#c.state.store.list<{ prefixes?: string[] }>(key).find(e => e.key === key)?.value.prefixes
+    if (want.length === 0) {
+      if (have != null) await this.#c.state.delete(key)
+      return
+    }
+    if (JSON.stringify(have) !== JSON.stringify(want)) await this.#c.state.write(key, { prefixes: want })
+  }
+
+  async #claim (): Promise<void> {
+    const ip = await this.#book.ensure()
+    if (ip === this.#address) return
+    const previous = this.address
+    this.#address = ip
+    this.#c.logger?.info({ address: intToIpv4(ip), previous }, 'overlay address claimed')
+    this.emit('address:changed', { address: intToIpv4(ip), prefix: this.range.prefix, previous })
+  }
+
+  #queueRebuild (): void {
+    if (this.#rebuildQueued || !this.#started) return
+    this.#rebuildQueued = true
+    setImmediate(() => {
+      this.#rebuildQueued = false
+      if (!this.#started) return
+      this.#claim().catch(err => { this.#c.logger?.error({ err }, 'overlay address claim failed') }).finally(() => { this.#rebuild() })
+    })
+  }
+
+  #rebuild (): void {
+    const { members, state } = this.#c
+    const v6 = new Map<string, { peer: string, text: string }>()
+    this.#v6ByText.clear()
+    for (const peer of members.list()) {
+      const b = ipv6BytesOfPeer(this.#init.meshId, peer)
+      const text = formatIpv6(b)
+      v6.set(b.toString('hex'), { peer, text })
+      this.#v6ByText.set(text, peer)
+    }
+    const subnets = readSubnetRoutes(state.store.list<{ prefixes?: unknown }>(ROUTES_PREFIX), p => members.isMember(p), this.range)
+    this.#routes.set(this.#book.owners(), v6, subnets)
+    const others = subnets.filter(s => s.peer !== this.#init.self)
+    const text = JSON.stringify(others.map(s => [s.prefix.text, s.peer]))
+    if (text !== this.#lastSubnets) {
+      this.#lastSubnets = text
+      this.emit('routes:changed', others)
+    }
+  }
+
+  /**
+   * Keeps a connection to every member relay, so a relayed path has somewhere to go when the
+   * relay in use dies (libp2p's relay transport reserves a slot on relays it is connected to).
+   */
+  async #keepRelays (): Promise<void> {
+    const { libp2p } = this.#c
+    await Promise.all(this.#relays().map(async relay => {
+      const pid = peerIdFromString(relay)
+      if (libp2p.getConnections(pid).some(c => c.status === 'open' && c.limits == null)) return
+      await libp2p.dial(pid, { signal: AbortSignal.timeout(5_000) }).catch(err => {
+        this.#c.logger?.debug({ relay, err: (err as Error).message }, 'member relay not reachable')
+      })
+    }))
+  }
+
+  #relays (): string[] {
+    return this.#c.members.list().filter(p => p !== this.#init.self && this.#c.members.tagsOf(p).relay === 'true').sort()
+  }
+
+  #loadFirewall (): void {
+    const records = this.#c.state.store.list(FIREWALL_PREFIX).map(e => ({ name: e.key.slice(FIREWALL_PREFIX.length), value: e.value }))
+    records.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    this.firewall.setRules(records)
+    this.#c.logger?.info({ rules: this.firewall.rules().length, errors: this.firewall.errors() }, 'overlay firewall rules loaded')
+  }
+
+  #onMembersChanged (): void {
+    this.firewall.invalidate()
+    for (const [peer, s] of this.#sessions) {
+      if (this.#c.members.isMember(peer)) continue
+      s.close(new NotMemberError(peer))
+      this.#sessions.delete(peer)
+      this.#congested.delete(s)
+    }
+    this.#queueRebuild()
+  }
+
+  #session (peer: string): PeerSession {
+    let s = this.#sessions.get(peer)
+    if (s == null) {
+      s = new PeerSession(peer, {
+        libp2p: this.#c.libp2p,
+        logger: this.#c.logger,
+        onPackets: (session, pkts) => { this.#fromPeer(session, pkts) },
+        onCongestion: (session, congested) => { this.#onCongestion(session, congested) },
+        relays: () => this.#relays()
+      })
+      this.#sessions.set(peer, s)
+    }
+    return s
+  }
+
+  #onStream (stream: Stream, conn: Connection): void {
+    const peer = conn.remotePeer.toString()
+    if (!this.#started || !this.#c.members.isMember(peer)) {
+      this.counters.notMember++
+      stream.abort(new NotMemberError(peer))
+      return
+    }
+    this.#session(peer).attach(stream, conn)
+  }
+
+  #onCongestion (session: PeerSession, congested: boolean): void {
+    if (congested) this.#congested.add(session)
+    else this.#congested.delete(session)
+    if (this.#congested.size > 0) this.#c.tun.pause()
+    else this.#c.tun.resume()
+  }
+
+  /** Packets the kernel routed into the TUN: to their owners, in one batch per peer. */
+  #fromTun (pkts: Buffer[]): void {
+    const vnet = this.#c.tun.vnetHdr
+    const now = Date.now()
+    const byPeer = new Map<string, Buffer[]>()
+    for (const pkt of pkts) {
+      const ip = vnet ? pkt.subarray(VNET_HDR_LEN) : pkt
+      const info = parsePacket(ip)
+      if (info == null) { this.counters.malformed++; continue }
+      const peer = this.#routes.lookup(info.dst)
+      if (peer === undefined || peer === this.#init.self) { this.counters.noRoute++; continue }
+      if (!this.#c.members.isMember(peer)) { this.counters.notMember++; continue }
+      this.firewall.egress(info, now)
+      let list = byPeer.get(peer)
+      if (list == null) { list = []; byPeer.set(peer, list) }
+      list.push(vnet ? pkt : addVnetHdr(ip))
+    }
+    for (const [peer, list] of byPeer) this.#session(peer).send(list)
+  }
+
+  #isForUs (dst: number | string): boolean {
+    if (typeof dst === 'string') return dst === this.#self6Hex
+    if (dst === this.#address) return true
+    return this.#advertised.some(p => inPrefix(dst, p))
+  }
+
+  /** Packets a member sent: membership, source, destination and firewall checked, then into the TUN. */
+  #fromPeer (session: PeerSession, pkts: Buffer[]): void {
+    const { members, tun } = this.#c
+    const peer = session.peer
+    if (!this.#started) return
+    if (!members.isMember(peer)) {
+      this.counters.notMember += pkts.length
+      session.stats.dropped += pkts.length
+      this.#onMembersChanged()
+      return
+    }
+    const fromTags = members.tagsOf(peer)
+    const toTags = members.tagsOf(this.#init.self)
+    const now = Date.now()
+    const out: Buffer[] = []
+    for (const pkt of pkts) {
+      if (pkt.length <= VNET_HDR_LEN) { this.counters.malformed++; continue }
+      const info = parsePacket(pkt.subarray(VNET_HDR_LEN))
+      if (info == null) { this.counters.malformed++; continue }
+      if (!this.#routes.sourceAllowed(peer, info.src)) { this.counters.spoofed++; session.stats.dropped++; continue }
+      if (!this.#isForUs(info.dst)) { this.counters.notForUs++; session.stats.dropped++; continue }
+      if (!this.firewall.ingress(info, peer, fromTags, toTags, now)) { this.counters.firewallDenied++; session.stats.dropped++; continue }
+      if (tun.vnetHdr) out.push(pkt)
+      else for (const p of toPlainPackets(pkt)) out.push(p)
+    }
+    if (out.length > 0 && !tun.closed) tun.write(out)
+  }
+
+  /** The member that owns or routes an overlay address (v4 or v6 text). */
+  peerFor (address: string): string {
+    let peer: string | undefined
+    if (isIPv4(address)) peer = this.#routes.lookup(ipv4ToInt(address))
+    else if (isIPv6(address)) peer = this.#v6ByText.get(new URL(`http://[${address}]/`).hostname.slice(1, -1))
+    else throw new OverlayConfigError(`not an IP address: ${JSON.stringify(address)}`)
+    if (peer === this.#init.self) throw new SelfAddressError(address)
+    if (peer === undefined) throw new NoRouteError(address)
+    return peer
+  }
+
+  /** Round-trip time to the member owning `address`, over its overlay stream. */
+  async ping (address: string, opts: { timeoutMs?: number } = {}): Promise<{ peer: string, rttMs: number, path?: string }> {
+    const peer = this.peerFor(address)
+    const s = this.#session(peer)
+    const rtt = await s.ping(opts.timeoutMs)
+    return { peer, rttMs: Math.round(rtt * 1000) / 1000, path: s.path }
+  }
+
+  routes (): RouteEntry[] { return this.#routes.entries() }
+
+  status (): OverlayServiceStatus {
+    const peers: PeerStats[] = []
+    const owners = this.#book.owners()
+    const byPeer = new Map<string, number>()
+    for (const [ip, p] of owners) if (!byPeer.has(p)) byPeer.set(p, ip)
+    const known = new Set([...this.#c.members.list(), ...this.#sessions.keys()])
+    known.delete(this.#init.self)
+    for (const peer of [...known].sort()) {
+      const s = this.#sessions.get(peer)
+      const ip = byPeer.get(peer)
+      peers.push({
+        peer,
+        address: ip === undefined ? undefined : intToIpv4(ip),
+        address6: formatIpv6(ipv6BytesOfPeer(this.#init.meshId, peer)),
+        path: s?.path,
+        remoteAddr: s?.remoteAddr,
+        bytesIn: s?.stats.bytesIn ?? 0,
+        bytesOut: s?.stats.bytesOut ?? 0,
+        packetsIn: s?.stats.packetsIn ?? 0,
+        packetsOut: s?.stats.packetsOut ?? 0,
+        dropped: s?.stats.dropped ?? 0,
+        latencyMs: s?.stats.latencyMs
+      })
+    }
+    const fw = this.firewall
+    return {
+      address: this.address,
+      address6: this.address6,
+      range: this.range.text,
+      range6: meshUlaText(this.#init.meshId),
+      advertised: this.#advertised.map(p => p.text),
+      peers,
+      counters: { ...this.counters },
+      firewall: { rules: fw.rules().length, errors: fw.errors(), allowed: fw.stats.allowed, denied: fw.stats.denied, replies: fw.stats.replies }
+    }
+  }
+}
