@@ -110,6 +110,7 @@ export function registerSshCommands (program: Command): void {
     .option('--interpreter <argv>', 'run the script as `ARGV SCRIPT` (e.g. /bin/bash)')
     .option('--upload <ref:path[:mode]>', 'put an artifact (name or CID) at an absolute path on every host first, e.g. tools/fio:/usr/local/bin/fio:0755 (repeatable)', collect)
     .option('--fail-fast', 'stop the other hosts after the first failure')
+    .option('--mark-ready', 'hosts it succeeds on that are installed become ready (their setup is done)')
     .option('--timeout <s>', 'seconds a host\'s command may run', v => Number(v))
     .option('--concurrency <n>', 'hosts at once', v => Number(v))
     .option('--follow', 'print the hosts\' output live on stderr')
@@ -126,7 +127,8 @@ export function registerSshCommands (program: Command): void {
           ...(opts.interpreter != null ? { interpreter: String(opts.interpreter).split(' ').filter(Boolean) } : {}),
           ...(opts.timeout != null ? { timeoutMs: Math.round(opts.timeout * 1000) } : {}),
           ...(opts.concurrency != null ? { concurrency: opts.concurrency } : {}),
-          ...(opts.failFast === true ? { failFast: true } : {})
+          ...(opts.failFast === true ? { failFast: true } : {}),
+          ...(opts.markReady === true ? { markReady: true } : {})
         }
         const j = await runJob(c, 'ssh', dc, spec, opts.follow === true)
         if (j.status !== 'succeeded') jobFailed(j)

@@ -47,7 +47,7 @@ export function agentWriteRules (registry: MemberRegistry): WriteRules {
     .allow('keys/', 'admin')
     .allow('dcs/', 'admin')
     .allow('hosts/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry'))
-    .allow('hostevents/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry') || hasRole(w.tags, 'scripts'))
+    .allow('hostevents/', w => registry.isAdmin(w.peerId) || hasRole(w.tags, 'registry') || hasRole(w.tags, 'scripts') || hasRole(w.tags, 'ssh'))
     .allow('phonehome/', w => hasRole(w.tags, 'scripts'))
     .allow('sealkeys/', 'self')
     // the overlay: each agent claims addresses as itself, advertises its own routes

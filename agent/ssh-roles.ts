@@ -170,6 +170,8 @@ const sshSpec = z.object({
   }).strict()).max(64).default([]),
   timeoutMs: z.number().int().min(0).max(24 * 3600_000).optional(),
   concurrency: z.number().int().min(1).max(1000).optional(),
+  /** Hosts the run succeeded on, installed until now, become ready (their setup is done). */
+  markReady: z.boolean().optional(),
   failFast: z.boolean().optional()
 }).strict().refine(s => [s.command, s.script, s.scriptRef].filter(x => x !== undefined).length === 1, 'exactly one of command, script and scriptRef')
 
@@ -291,6 +293,14 @@ export async function startSshRoles (init: SshRolesInit): Promise<void> {
         onHostDone: r => { jobLog(`[${r.host}] ${r.ok ? 'ok' : `failed: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`} (${Math.round(r.durationMs)} ms)`) }
       }))
     const all = [...results.map(summary), ...refused].sort((a, b) => a.host.localeCompare(b.host))
+    if (s.markReady === true) {
+      for (const h of all) {
+        if (h.ok && inventory.get(h.host)?.status === 'installed') {
+          await inventory.transition(h.host, 'ready')
+          jobLog(`[${h.host}] ready`)
+        }
+      }
+    }
     const result: SshJobResult = { dc, selector: s.hosts, hosts: all, ok: all.filter(h => h.ok).length, failed: all.filter(h => !h.ok).length }
     const json = JSON.stringify(result)
     if (Buffer.byteLength(json) <= INLINE_RESULT_BYTES) return result
