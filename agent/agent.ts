@@ -242,7 +242,7 @@ export class Agent {
       }
       if (hasRole(tagsNow, 'ssh')) {
         await startSshRoles({
-          self: selfId, tags: tagsNow, dataDir: config.dataDir, jobs: replication.jobs, state: replication.state, inventory, artifacts, registry,
+          self: selfId, tags: tagsNow, dataDir: config.dataDir, overlayRange: config.overlay?.range, jobs: replication.jobs, state: replication.state, inventory, artifacts, registry,
           createInvite: async init => await membership.createInvite({ ...init, addrs: node.getMultiaddrs().map(a => a.toString()) }, meshRoot),
           log: log.child({ component: 'role:ssh' })
         })
@@ -442,7 +442,8 @@ export class Agent {
       ...prefixed('tftp', this.#distributor?.tftp?.metrics ?? {}),
       ...prefixed('dns', this.#distributor?.dns?.metrics ?? {}),
       ...prefixed('httpBoot', this.#distributor?.http.metrics ?? {}),
-      ...prefixed('artifacts', this.#artifacts.metrics)
+      ...prefixed('artifacts', this.#artifacts.metrics),
+      ...prefixed('overlay', this.#overlay?.metrics() ?? {})
     }
   }
 

@@ -1,4 +1,4 @@
-/** CLI commands of the overlay: `ctpf net status|routes|ping`. */
+/** CLI commands of the overlay: `ctpf net status|routes|ping|firewall`. `status` shows this agent's overlay name and every peer's. */
 import { client, dataDirOption, fail, out } from './cli-common.js'
 import type { FirewallView, OverlayPing, OverlayRoutes, OverlayStatus } from './overlay.js'
 import type { FirewallRule } from '../protocols/overlay/index.js'
@@ -10,14 +10,16 @@ function fmtStatus (s: OverlayStatus): string {
   if (!s.enabled) return `overlay   off (${s.reason ?? 'no reason given'})`
   const lines = [
     `overlay   on, ${s.tun ?? '?'} mtu ${s.mtu ?? '?'}`,
+    `name      ${s.name ?? '- (tag this agent name=… to get one)'}`,
     `address   ${s.address ?? '(claiming)'}  ${s.address6 ?? ''}`,
     `range     ${s.range ?? ''}  ${s.range6 ?? ''}`,
     `routes    ${(s.advertised ?? []).join(', ') || '-'}`,
+    `dns       ${s.dns == null ? 'off' : `${s.dns.domain} on ${s.dns.listening.join(', ') || '-'}${s.dns.errors.length > 0 ? ` (not on ${s.dns.errors.map(e => `${e.address}: ${e.error}`).join('; ')})` : ''}`}`,
     `firewall  ${s.firewall?.rules ?? 0} rules, ${s.firewall?.denied ?? 0} packets denied${(s.firewall?.errors.length ?? 0) > 0 ? `, invalid: ${s.firewall?.errors.map(e => e.name).join(', ')}` : ''}`,
     ''
   ]
-  const rows = [['PEER', 'ADDRESS', 'PATH', 'IN', 'OUT', 'LATENCY'], ...(s.peers ?? []).map(p => [
-    p.peer.length > 16 ? `…${p.peer.slice(-15)}` : p.peer, p.address ?? '-', p.path ?? '-', bytes(p.bytesIn), bytes(p.bytesOut), p.latencyMs != null ? `${p.latencyMs.toFixed(2)} ms` : '-'
+  const rows = [['PEER', 'NAME', 'ADDRESS', 'PATH', 'IN', 'OUT', 'LATENCY'], ...(s.peers ?? []).map(p => [
+    p.peer.length > 16 ? `…${p.peer.slice(-15)}` : p.peer, p.name ?? '-', p.address ?? '-', p.path ?? '-', bytes(p.bytesIn), bytes(p.bytesOut), p.latencyMs != null ? `${p.latencyMs.toFixed(2)} ms` : '-'
   ])]
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => r[i]!.length)))
   for (const r of rows) lines.push(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())

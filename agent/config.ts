@@ -47,7 +47,11 @@ export const agentConfigSchema = z.object({
     range: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/).optional(),
     /** LAN prefixes this agent routes for hosts behind it that run no agent. */
     routes: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/)).max(64).optional(),
-    tunName: z.string().regex(/^[A-Za-z0-9_-]{1,15}$/).optional()
+    tunName: z.string().regex(/^[A-Za-z0-9_-]{1,15}$/).optional(),
+    /** The mesh domain of overlay names, `<name>.<dc>.<domain>` (default ctpf.internal; the same on every agent). */
+    domain: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/).optional(),
+    /** Serve overlay names on the overlay addresses, port 53 (default true). */
+    dns: z.boolean().optional()
   }).strict().optional()
 }).strict()
 

@@ -10,13 +10,17 @@
  * (`overlay.routes`), it turns on IPv4 forwarding and adds, tagged with an iptables comment and
  * removed at stop, FORWARD accepts between the TUN and those subnets and a MASQUERADE of mesh
  * sources towards them — so hosts on that LAN need no route back to the overlay.
+ *
+ * Overlay names (`<name>.<dc>.<overlay.domain>`, default `ctpf.internal`; agent/overlay-dns.ts)
+ * are served on the agent's overlay addresses, port 53, and `metrics()` gives the overlay's
+ * counters for GET /metrics (the agent prefixes them with `overlay`).
  */
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { FIREWALL_PREFIX, Firewall, OverlayConfigError, OverlayService, compileRule, ipv6OfPeer, parseV4Prefix } from '../protocols/overlay/index.js'
+import { ADDRESSES_PREFIX, FIREWALL_PREFIX, Firewall, OverlayConfigError, OverlayService, compileRule, ipv6OfPeer, parseV4Prefix } from '../protocols/overlay/index.js'
 import { DEFAULT_ADDON_PATH, openTun } from '../protocols/overlay/tun/index.js'
 import type { FirewallRule, FirewallRuleInput, OverlayCounters, PeerStats, RouteEntry, SubnetRoute } from '../protocols/overlay/index.js'
 import type { NativeTunDevice } from '../protocols/overlay/tun/index.js'
@@ -24,6 +28,8 @@ import type { JobRunner } from '../protocols/jobs/index.js'
 import type { MemberRegistry } from '../protocols/membership/index.js'
 import type { StateService } from '../protocols/state/index.js'
 import type { AgentNode } from './node.js'
+import { DEFAULT_OVERLAY_DOMAIN, OverlayDns, OverlayNames } from './overlay-dns.js'
+import type { OverlayDnsStatus } from './overlay-dns.js'
 import type { Logger } from 'pino'
 
 const run = promisify(execFile)
@@ -32,7 +38,16 @@ export interface OverlayInit {
   self: string
   meshId: string
   tags: Record<string, string>
-  config: { enabled: boolean, range?: string, routes?: string[], tunName?: string }
+  config: {
+    enabled: boolean
+    range?: string
+    routes?: string[]
+    tunName?: string
+    /** The mesh domain of overlay names (default `ctpf.internal`); the same on every agent. */
+    domain?: string
+    /** Serve overlay names on the overlay addresses (default true). */
+    dns?: boolean
+  }
   node: AgentNode
   state: StateService
   registry: MemberRegistry
@@ -51,7 +66,11 @@ export interface OverlayStatus {
   range?: string
   range6?: string
   advertised?: string[]
-  peers?: PeerStats[]
+  /** This agent's overlay name (`<name>.<dc>.<domain>`), when it is tagged `name=`. */
+  name?: string
+  /** Where overlay names are served. */
+  dns?: OverlayDnsStatus
+  peers?: Array<PeerStats & { name?: string }>
   counters?: OverlayCounters
   firewall?: { rules: number, errors: Array<{ name: string, error: string }>, allowed: number, denied: number, replies: number }
 }
@@ -81,8 +100,22 @@ export interface Overlay {
     put: (name: string, rule: FirewallRuleInput) => Promise<FirewallRule>
     remove: (name: string) => Promise<void>
   }
+  /**
+   * Counters and gauges for GET /metrics, keys without prefix (the agent adds `overlay`):
+   * `up`; `peers`, `peersDirect`, `peersRelayed`; `bytesIn`, `bytesOut`, `packetsIn`,
+   * `packetsOut` (IP packets through the overlay, all peers); `dropped<Reason>` (see
+   * {@link overlayMetricKeys}); `dnsQueries`, `dnsAnswers`, `dnsNxdomain`, `dnsRefused`.
+   */
+  metrics: () => Record<string, number>
   stop: () => Promise<void>
 }
+
+/** Every key `metrics()` of a running overlay returns (an overlay that is off returns `up` only). */
+export const overlayMetricKeys = [
+  'up', 'peers', 'peersDirect', 'peersRelayed', 'bytesIn', 'bytesOut', 'packetsIn', 'packetsOut',
+  'droppedNoRoute', 'droppedNotMember', 'droppedSpoofed', 'droppedNotForUs', 'droppedFirewall', 'droppedMalformed', 'droppedUnsent',
+  'dnsQueries', 'dnsAnswers', 'dnsNxdomain', 'dnsRefused'
+] as const
 
 const RULE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/
 
@@ -144,6 +177,7 @@ function off (reason: string, log: Logger, state: StateService, level: 'info' | 
     status: () => ({ enabled: false, reason }),
     routes: () => { throw new OverlayOffError(reason) },
     ping: async () => { throw new OverlayOffError(reason) },
+    metrics: () => ({ up: 0 }),
     stop: async () => {}
   }
 }
@@ -194,14 +228,58 @@ export async function startOverlay (init: OverlayInit): Promise<Overlay> {
     await tun.close()
     return off(`the overlay could not start: ${(err as Error).message}`, log, init.state)
   }
-  log.info({ tun: tun.name, address: service.address, address6: service.address6, range: service.range.text, advertised: config.routes ?? [] }, 'overlay up')
-
   let stopped = false
+  const tagsOf = (peer: string): Record<string, string> => init.registry.member(peer)?.tags ?? (peer === init.self ? init.tags : {})
+  const names = new OverlayNames({ domain: config.domain ?? DEFAULT_OVERLAY_DOMAIN, logger: log })
+  const refreshNames = (): void => {
+    const s = service.status()
+    names.update([
+      { peer: init.self, tags: tagsOf(init.self), address: s.address, address6: s.address6 },
+      ...s.peers.map(p => ({ peer: p.peer, tags: tagsOf(p.peer), address: p.address, address6: p.address6 }))
+    ])
+  }
+  let namesQueued = false
+  const queueNames = (): void => {
+    if (namesQueued) return
+    namesQueued = true
+    setImmediate(() => { namesQueued = false; if (!stopped) refreshNames() })
+  }
+  refreshNames()
+  const unwatch = [
+    init.state.store.watch(ADDRESSES_PREFIX, queueNames),
+    init.registry.on('member:joined', queueNames),
+    init.registry.on('member:updated', queueNames),
+    init.registry.on('member:revoked', queueNames)
+  ]
+  const dns = config.dns === false ? undefined : new OverlayDns({ domain: names.domain, zone: names.zone, logger: log })
+  const dnsAddresses = (): string[] => [service.address, service.address6].filter((a): a is string => a != null)
+  await dns?.listen(dnsAddresses())
+  service.on('address:changed', () => {
+    queueNames()
+    if (dns != null) void kernel.settled().then(async () => { if (!stopped) await dns.listen(dnsAddresses()) })
+  })
+  const meter = new Meter()
+  log.info({ tun: tun.name, address: service.address, address6: service.address6, range: service.range.text, advertised: config.routes ?? [], name: names.nameOf(init.self) }, 'overlay up')
+
   return {
     status: () => {
       if (stopped) return { enabled: false, reason: 'the agent is stopping' }
       const s = service.status()
-      return { enabled: true, tun: tun.name, mtu: tun.mtu, ...s }
+      return {
+        enabled: true,
+        tun: tun.name,
+        mtu: tun.mtu,
+        ...s,
+        name: names.nameOf(init.self),
+        dns: dns?.status(),
+        peers: s.peers.map(p => { const name = names.nameOf(p.peer); return name != null ? { ...p, name } : p })
+      }
+    },
+    metrics: (): Record<string, number> => {
+      if (stopped) return { up: 0 }
+      const s = service.status()
+      const d = dns?.metrics() ?? { queries: 0, answers: 0, nxdomain: 0, refused: 0 }
+      return { ...meter.sample(s), dnsQueries: d.queries, dnsAnswers: d.answers, dnsNxdomain: d.nxdomain, dnsRefused: d.refused }
     },
     routes: () => ({ routes: service.routes(), advertised: config.routes ?? [] }),
     firewall: firewallOf(init.state),
@@ -209,10 +287,56 @@ export async function startOverlay (init: OverlayInit): Promise<Overlay> {
     stop: async () => {
       if (stopped) return
       stopped = true
+      for (const u of unwatch) u()
+      await dns?.stop()
       await service.stop()
       await kernel.cleanUp()
       // the kernel deletes the device's addresses and routes with it
       await tun.close()
+    }
+  }
+}
+
+type PeerCounts = Pick<PeerStats, 'bytesIn' | 'bytesOut' | 'packetsIn' | 'packetsOut' | 'dropped'>
+const COUNTS = ['bytesIn', 'bytesOut', 'packetsIn', 'packetsOut', 'dropped'] as const
+
+/**
+ * The overlay's metrics from its status: per-peer counters summed, and kept when a peer's
+ * session goes away (a revoked member) so the totals only grow.
+ */
+class Meter {
+  readonly #retired: PeerCounts = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, dropped: 0 }
+  #last = new Map<string, PeerCounts>()
+
+  sample (s: ReturnType<OverlayService['status']>): Record<string, number> {
+    const now = new Map<string, PeerCounts>()
+    for (const p of s.peers) now.set(p.peer, { bytesIn: p.bytesIn, bytesOut: p.bytesOut, packetsIn: p.packetsIn, packetsOut: p.packetsOut, dropped: p.dropped })
+    for (const [peer, was] of this.#last) {
+      const is = now.get(peer)
+      // gone, or a new session that started counting again
+      if (is == null || COUNTS.some(k => is[k] < was[k])) for (const k of COUNTS) this.#retired[k] += was[k]
+    }
+    this.#last = now
+    const sum: PeerCounts = { ...this.#retired }
+    for (const c of now.values()) for (const k of COUNTS) sum[k] += c[k]
+    const c = s.counters
+    return {
+      up: 1,
+      peers: s.peers.length,
+      peersDirect: s.peers.filter(p => p.path === 'direct').length,
+      peersRelayed: s.peers.filter(p => p.path === 'relayed').length,
+      bytesIn: sum.bytesIn,
+      bytesOut: sum.bytesOut,
+      packetsIn: sum.packetsIn,
+      packetsOut: sum.packetsOut,
+      droppedNoRoute: c.noRoute,
+      droppedNotMember: c.notMember,
+      droppedSpoofed: c.spoofed,
+      droppedNotForUs: c.notForUs,
+      droppedFirewall: c.firewallDenied,
+      droppedMalformed: c.malformed,
+      // the per-peer drops not counted under a reason above: send queue full, no stream to the peer
+      droppedUnsent: Math.max(0, sum.dropped - c.spoofed - c.notForUs - c.firewallDenied)
     }
   }
 }

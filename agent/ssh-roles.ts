@@ -41,6 +41,8 @@ export interface SshRolesInit {
   inventory: HostInventory
   artifacts: Artifacts
   registry: MemberRegistry
+  /** The mesh's overlay range from this agent's config (`overlay.range`): hosts joined by `host-join` take part in the overlay. */
+  overlayRange?: string
   /** Mints a single-use invite token (this agent must be an admin) for a host joining as an agent. */
   createInvite: (init: { tags?: Record<string, string>, ttlSeconds?: number }) => Promise<string>
   log: Logger
@@ -196,6 +198,8 @@ const joinSpec = z.object({
   node: z.string().min(1).max(512).default('node'),
   listen: z.array(z.string().max(256)).max(8).optional(),
   init: z.enum(['auto', 'detached']).default('auto'),
+  /** The overlay range for the host's agent (default: this agent's `overlay.range`); '' leaves the host out of the overlay. */
+  overlayRange: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2})?$/).optional(),
   timeoutMs: z.number().int().min(1000).max(3600_000).default(120_000),
   ttlSeconds: z.number().int().min(60).max(24 * 3600).default(900)
 }).strict()
@@ -482,10 +486,12 @@ export async function startSshRoles (init: SshRolesInit): Promise<void> {
     const name = h.hostname ?? h.id
     const before = new Set(registry.members().map(m => m.peerId))
     const token = await init.createInvite({ tags: { dc, name }, ttlSeconds: s.ttlSeconds })
-    jobLog(`${h.id}: installing the agent (joins as name=${name}, dc=${dc})`)
+    const overlayRange = s.overlayRange ?? init.overlayRange
+    jobLog(`${h.id}: installing the agent (joins as name=${name}, dc=${dc}${overlayRange != null && overlayRange !== '' ? `, overlay ${overlayRange}` : ''})`)
     await withKey(async key => {
       await installAgent({
         host: t, privateKey: key, bundle: artifactStream(bundle, signal), token, root: rootFor(s.root, h.id), node: s.node, init: s.init,
+        ...(overlayRange != null && overlayRange !== '' ? { overlay: { range: overlayRange } } : {}),
         ...(s.listen !== undefined ? { listen: s.listen } : {}), logger: log
       }, { signal, onOutput: l => { jobLog(`[${l.host}]${l.stream === 'stderr' ? ' (stderr)' : ''} ${l.line}`) } })
     })

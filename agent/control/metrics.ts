@@ -121,7 +121,27 @@ export const METRIC_TABLE: Readonly<Record<string, Entry>> = {
   httpBootFiles: c('http_boot_files', 'Files served over HTTP boot.'),
   httpBootNotFound: c('http_boot_not_found', 'HTTP boot requests answered 404.'),
   httpBootErrors: c('http_boot_errors', 'HTTP boot requests that failed.'),
-  httpBootBytes: c('http_boot_served_bytes', 'Bytes served over HTTP boot.')
+  httpBootBytes: c('http_boot_served_bytes', 'Bytes served over HTTP boot.'),
+  // overlay (agent/overlay.ts)
+  overlayUp: g('overlay_up', '1 when this agent\'s overlay runs (TUN and address), 0 when it is off.'),
+  overlayPeers: g('overlay_peers', 'Members this agent\'s overlay knows of.'),
+  overlayPeersDirect: g('overlay_peers_direct', 'Overlay peers whose packets go over a direct connection.'),
+  overlayPeersRelayed: g('overlay_peers_relayed', 'Overlay peers whose packets go through a member relay.'),
+  overlayBytesIn: c('overlay_received_bytes', 'IP bytes received from other members over the overlay.'),
+  overlayBytesOut: c('overlay_sent_bytes', 'IP bytes sent to other members over the overlay.'),
+  overlayPacketsIn: c('overlay_received_packets', 'IP packets received from other members over the overlay.'),
+  overlayPacketsOut: c('overlay_sent_packets', 'IP packets sent to other members over the overlay.'),
+  overlayDroppedNoRoute: c('overlay_dropped_no_route', 'Packets from the TUN dropped: no member owns or routes the destination.'),
+  overlayDroppedNotMember: c('overlay_dropped_not_member', 'Overlay packets dropped because the peer is not (or no longer) a member.'),
+  overlayDroppedSpoofed: c('overlay_dropped_spoofed', 'Overlay packets dropped: a source address the sending member does not own or route.'),
+  overlayDroppedNotForUs: c('overlay_dropped_not_for_us', 'Overlay packets dropped: a destination this agent does not own or route.'),
+  overlayDroppedFirewall: c('overlay_dropped_firewall', 'Overlay packets denied by the firewall.'),
+  overlayDroppedMalformed: c('overlay_dropped_malformed', 'Packets that did not parse as IP.'),
+  overlayDroppedUnsent: c('overlay_dropped_unsent', 'Packets to members dropped unsent: send queue full or no stream to the peer.'),
+  overlayDnsQueries: c('overlay_dns_queries', 'Queries to the overlay name server (UDP and TCP).'),
+  overlayDnsAnswers: c('overlay_dns_answers', 'Overlay name queries answered from the zone.'),
+  overlayDnsNxdomain: c('overlay_dns_responses_nxdomain', 'Overlay name queries answered NXDOMAIN.'),
+  overlayDnsRefused: c('overlay_dns_responses_refused', 'Queries to the overlay name server for names outside the mesh domain (REFUSED).')
 }
 
 /** `stateRefused<Reason>` keys become one labelled family. */

@@ -1,8 +1,9 @@
 /**
  * The overlay's routes of the control API:
- *   GET  /v1/net/status  → this agent's overlay (enabled/reason, tun, v4/v6 address, range) and
- *                          each peer (address, path direct|relayed, bytes and packets in/out,
- *                          latency ms)
+ *   GET  /v1/net/status  → this agent's overlay (enabled/reason, tun, v4/v6 address, range, its
+ *                          overlay name, where names are served: dns { domain, listening,
+ *                          errors }) and each peer (name, address, path direct|relayed, bytes
+ *                          and packets in/out, latency ms)
  *   GET  /v1/net/routes  → { routes: [{ destination, peer, kind }], advertised }
  *   POST /v1/net/ping { address, timeoutMs? } → { address, peer, rttMs, path }
  *   GET    /v1/net/firewall        → { rules, invalid }

@@ -7,12 +7,39 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describePrivileged } from '../helpers/privileged.js'
 import { CLI, waitFor } from '../helpers/agents.js'
+import { METRIC_TABLE } from '../../agent/control/metrics.js'
 import { OverlayLab, TRANSFER_SCRIPT, execIn } from '../helpers/overlay-netns.js'
 import type { LabAgent } from '../helpers/overlay-netns.js'
 
 const RANGE = '100.96.0.0/16'
 
-interface NetStatus { enabled: boolean, reason?: string, tun?: string, address?: string, address6?: string, peers: Array<{ peer: string, address?: string, path?: string, remoteAddr?: string, bytesIn: number, bytesOut: number, latencyMs?: number }> }
+interface NetStatus { enabled: boolean, reason?: string, tun?: string, address?: string, address6?: string, name?: string, dns?: { domain: string, listening: string[], errors: unknown[] }, peers: Array<{ peer: string, name?: string, address?: string, address6: string, path?: string, remoteAddr?: string, bytesIn: number, bytesOut: number, latencyMs?: number }> }
+
+/** `dig` in a namespace: the answer section's data and the status (NOERROR, NXDOMAIN, …). */
+async function dig (ns: string, server: string, name: string, type: 'A' | 'AAAA', tcp = false): Promise<{ status: string, answers: string[], text: string }> {
+  const r = await execIn(ns, ['dig', `@${server}`, name, type, '+time=2', '+tries=2', '+noall', '+comments', '+answer', ...(tcp ? ['+tcp'] : [])], 20_000)
+  const status = /status: (\w+)/.exec(r.stdout)?.[1] ?? `dig exited ${String(r.code)}`
+  const answers = r.stdout.split('\n').filter(l => l !== '' && !l.startsWith(';')).map(l => l.trim().split(/\s+/).at(-1) as string)
+  return { status, answers, text: r.stdout + r.stderr }
+}
+
+/** GET /metrics of an agent, from inside its namespace (the token is read from its file, not passed as an argument). */
+async function scrapeMetrics (a: LabAgent): Promise<Map<string, number>> {
+  const script = `const fs = require('node:fs'); const d = process.argv[1];
+fetch(fs.readFileSync(d + '/control.url', 'utf8').trim() + '/metrics', { headers: { authorization: 'Bearer ' + fs.readFileSync(d + '/control.token', 'utf8').trim() } })
+  .then(r => r.text()).then(t => process.stdout.write(t), e => { console.error(e); process.exit(1) })`
+  const r = await execIn(a.ns, [process.execPath, '-e', script, a.dir])
+  if (r.code !== 0) throw new Error(`metrics: ${r.stderr}`)
+  const out = new Map<string, number>()
+  // every overlay key of the agent's metrics has its entry in the mapping table
+  const untyped = r.stdout.split('\n').filter(l => /^# TYPE ctpf_overlay\S* untyped/.test(l))
+  if (untyped.length > 0) throw new Error(`overlay metrics missing from METRIC_TABLE: ${untyped.join(', ')}`)
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([a-z_]+)(?:\{[^}]*\})? (\S+)$/.exec(line)
+    if (m != null) out.set(m[1] as string, Number(m[2]))
+  }
+  return out
+}
 
 async function overlayStatus (a: LabAgent): Promise<NetStatus> { return await a.cli<NetStatus>(['net', 'status']) }
 
@@ -48,8 +75,8 @@ describePrivileged('overlay between agents in network namespaces', ['ip', 'busyb
     const nsA = await lab.addNs('a')
     const nsB = await lab.addNs('b')
     await lab.link(nsA, '10.201.0.1', nsB, '10.201.0.2')
-    a = await lab.startAgent(nsA, { listen: '10.201.0.1', tags: ['dc=a'], overlay: { range: RANGE, tunName: 'ctpfov0' } })
-    const { token } = await a.cli<{ token: string }>(['invite', 'create', '--tag', 'dc=b'])
+    a = await lab.startAgent(nsA, { listen: '10.201.0.1', tags: ['dc=a', 'name=a'], overlay: { range: RANGE, tunName: 'ctpfov0' } })
+    const { token } = await a.cli<{ token: string }>(['invite', 'create', '--tag', 'dc=b', '--tag', 'name=web-1'])
     b = await lab.startAgent(nsB, { listen: '10.201.0.2', joinToken: token, overlay: { range: RANGE, tunName: 'ctpfov0' } })
     addrB = await peerAddress(a, b)
     addrA = await peerAddress(b, a)
@@ -111,6 +138,31 @@ describePrivileged('overlay between agents in network namespaces', ['ip', 'busyb
     expect(self.stderr).toContain('ERR_OVERLAY_SELF')
   })
 
+  it('overlay names: <name>.<dc>.ctpf.internal resolve (A and AAAA, UDP and TCP) at every agent\'s overlay addresses; unknown names are NXDOMAIN', async () => {
+    const sa = await overlayStatus(a)
+    const sb = await overlayStatus(b)
+    expect(sa.name).toBe('a.a.ctpf.internal')
+    expect(sb.name).toBe('web-1.b.ctpf.internal')
+    expect(sa.dns?.listening).toEqual([`${addrA}:53`, `[${sa.address6 as string}]:53`])
+    await waitFor(async () => (await overlayStatus(a)).peers.find(p => p.peer === b.peerId)?.name === 'web-1.b.ctpf.internal', { what: 'b\'s name at a', timeoutMs: 10_000, intervalMs: 200 })
+    // from B's namespace, over the overlay, to A's name server
+    expect(await dig(b.ns, addrA, 'web-1.b.ctpf.internal', 'A')).toMatchObject({ status: 'NOERROR', answers: [addrB] })
+    expect(await dig(b.ns, addrA, 'a.a.ctpf.internal', 'A')).toMatchObject({ status: 'NOERROR', answers: [addrA] })
+    expect(await dig(b.ns, addrA, 'A.A.CTPF.INTERNAL', 'AAAA')).toMatchObject({ status: 'NOERROR', answers: [sa.address6] })
+    expect(await dig(b.ns, addrA, 'web-1.b.ctpf.internal', 'AAAA', true)).toMatchObject({ status: 'NOERROR', answers: [sb.address6] })
+    expect(await dig(b.ns, sa.address6 as string, 'web-1.b.ctpf.internal', 'A')).toMatchObject({ status: 'NOERROR', answers: [addrB] })
+    // and A asks B
+    expect(await dig(a.ns, addrB, 'a.a.ctpf.internal', 'A')).toMatchObject({ status: 'NOERROR', answers: [addrA] })
+    const unknown = await dig(b.ns, addrA, 'nobody.b.ctpf.internal', 'A')
+    expect(unknown.status, unknown.text).toBe('NXDOMAIN')
+    expect((await dig(b.ns, addrA, 'web-1.a.ctpf.internal', 'A')).status).toBe('NXDOMAIN')
+    // only the mesh domain is answered: no forwarding through an agent
+    expect((await dig(b.ns, addrA, 'example.com', 'A')).status).toBe('REFUSED')
+    const human = await execIn(a.ns, [process.execPath, CLI, 'net', 'status', '--data-dir', a.dir])
+    expect(human.stdout).toMatch(/^name\s+a\.a\.ctpf\.internal$/m)
+    expect(human.stdout).toMatch(new RegExp(`web-1\\.b\\.ctpf\\.internal\\s+${addrB.replace(/\./g, '\\.')}\\s+direct`))
+  }, 60_000)
+
   it('iperf3 over the overlay, against the underlay in the same run', async () => {
     const under = await iperf(lab, b.ns, a.ns, '10.201.0.2')
     const over = await iperf(lab, b.ns, a.ns, addrB)
@@ -143,6 +195,33 @@ describePrivileged('overlay between agents in network namespaces', ['ip', 'busyb
     const denied = await b.cli<{ firewall: { denied: number } }>(['net', 'status'])
     expect(denied.firewall.denied).toBeGreaterThan(0)
   }, 120_000)
+
+  it('GET /metrics has the overlay\'s counters: bytes and packets, peers by path, drops by reason, name queries', async () => {
+    const ma = await scrapeMetrics(a)
+    const mb = await scrapeMetrics(b)
+    for (const [name] of Object.values(METRIC_TABLE).filter(([n]) => n.startsWith('ctpf_overlay_'))) expect(ma.get(name), name).toBeTypeOf('number')
+    expect(ma.get('ctpf_overlay_up')).toBe(1)
+    expect(ma.get('ctpf_overlay_peers')).toBe(1)
+    expect(ma.get('ctpf_overlay_peers_direct')).toBe(1)
+    expect(ma.get('ctpf_overlay_peers_relayed')).toBe(0)
+    // 64 MiB and two iperf3 runs went from A to B
+    expect(ma.get('ctpf_overlay_sent_bytes_total')).toBeGreaterThan(64 << 20)
+    expect(mb.get('ctpf_overlay_received_bytes_total')).toBeGreaterThan(64 << 20)
+    expect(ma.get('ctpf_overlay_sent_packets_total')).toBeGreaterThan(1000)
+    expect(mb.get('ctpf_overlay_received_packets_total')).toBeGreaterThan(1000)
+    // the firewall rule of the test before dropped packets at B, the receiving side
+    expect(mb.get('ctpf_overlay_dropped_firewall_total')).toBeGreaterThan(0)
+    for (const reason of ['no_route', 'not_member', 'spoofed', 'not_for_us', 'malformed', 'unsent']) expect(ma.get(`ctpf_overlay_dropped_${reason}_total`)).toBeTypeOf('number')
+    // the name queries of the names test: at A, answers, an NXDOMAIN and a REFUSED
+    expect(ma.get('ctpf_overlay_dns_queries_total')).toBeGreaterThanOrEqual(8)
+    expect(ma.get('ctpf_overlay_dns_answers_total')).toBeGreaterThanOrEqual(6)
+    expect(ma.get('ctpf_overlay_dns_responses_nxdomain_total')).toBeGreaterThanOrEqual(2)
+    expect(ma.get('ctpf_overlay_dns_responses_refused_total')).toBeGreaterThanOrEqual(1)
+    // a packet to an address nobody owns is counted as dropped for want of a route
+    const before = ma.get('ctpf_overlay_dropped_no_route_total') as number
+    await busyboxPing(a.ns, '100.96.255.254', 1)
+    expect((await scrapeMetrics(a)).get('ctpf_overlay_dropped_no_route_total')).toBeGreaterThan(before)
+  }, 60_000)
 
   it('without CAP_NET_ADMIN an agent runs and says the overlay is off and why', async () => {
     const nsC = await lab.addNs('c')

@@ -10,13 +10,19 @@
  * each host keeps k3s's and the agent's files under its own root (`--root DIR/{host}`)
  * because the namespaces share one filesystem.
  *
+ * B's config carries the mesh's overlay range (its own overlay disabled: A and B share the root
+ * namespace with C, the agent of another datacenter whose overlay runs there), so the host B
+ * joins gets it too; C then reaches that host over the overlay.
+ *
  * Runs from a bundle: CTPF_CLI (default dist/ctpf.mjs).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { CLI, invite, runCli, startAgent, waitFor, type RunningAgent } from '../helpers/agents.js'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { CLI, invite, runCli, startAgent, tempDir, waitFor, type RunningAgent } from '../helpers/agents.js'
 import { K3sStandin } from '../helpers/k3s-standin.js'
 import { ip } from '../helpers/netns.js'
 import { describePrivileged } from '../helpers/privileged.js'
@@ -26,11 +32,24 @@ const mac = (n: number): string => `52:54:00:6b:33:${n.toString(16).padStart(2, 
 const hostIdOf = (n: number): string => mac(n).replace(/:/g, '-')
 /** Overlay addresses of the cluster's hosts (inside their own namespaces only). */
 const OVERLAY_NET = '100.64.77'
+/** The mesh's overlay range (the agents' real overlay: the joined host and the agent of dc=far). */
+const MESH_RANGE = '100.79.0.0/16'
 
-describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the mesh', ['/usr/sbin/sshd', 'ssh-keygen', 'ip', 'setsid'], () => {
+/** Runs a program (in a namespace when `ns` is given); never throws. */
+async function run (argv: string[], ns?: string, timeoutMs = 30_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const [cmd, ...args] = ns != null ? ['ip', 'netns', 'exec', ns, ...argv] : argv
+  return await new Promise(resolve => {
+    execFile(cmd as string, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null, stdout: String(stdout), stderr: String(stderr) })
+    })
+  })
+}
+describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the mesh', ['/usr/sbin/sshd', 'ssh-keygen', 'ip', 'setsid', 'busybox', 'dig'], () => {
   let lan: SshLan
   let a: RunningAgent
   let b: RunningAgent
+  let c: RunningAgent | undefined
+  let joinedPeer: string | undefined
   let k3s: K3sStandin
   let roots: string
   const hosts: SshdHost[] = []
@@ -52,7 +71,10 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
     k3s = await K3sStandin.create()
     roots = await lan.tempDir()
     a = await startAgent({ args: ['--tag', 'name=a'] })
+    const bDir = tempDir('ctpf-on-')
+    writeFileSync(join(bDir, 'config.json'), JSON.stringify({ overlay: { enabled: false, range: MESH_RANGE } }))
     b = await startAgent({
+      dir: bDir,
       joinToken: await invite(a, { tags: { dc: 'lab', role: 'ssh', name: 'b' }, caps: ['admin'] }),
       args: ['--listen', `/ip4/${lan.segment.serverAddress}/tcp/0`]
     })
@@ -90,9 +112,10 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
   }, 180_000)
 
   afterAll(async () => {
+    await c?.stop()
     await b?.stop()
     await a?.stop()
-    for (const x of [a, b]) if (x != null) await rm(x.dir, { recursive: true, force: true })
+    for (const x of [a, b, c]) if (x != null) await rm(x.dir, { recursive: true, force: true })
     await lan?.destroy()
     await k3s?.destroy()
     console.info(`e2e:ssh timings (ms): ${JSON.stringify(timings)}`)
@@ -164,13 +187,15 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
     }
   }, 120_000)
 
-  it('artifacts are uploaded to every host before the command runs', async () => {
+  it('artifacts are uploaded to every host before the command runs; --mark-ready makes the hosts it set up ready', async () => {
     const file = join(roots, 'payload.bin')
     await writeFile(file, Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251)))
     const { cid } = JSON.parse(await ctpf(a, ['artifact', 'add', file, '--name', 'test/payload', '--json'])) as { cid: string }
     const target = join(roots, 'uploaded', 'payload.bin')
     await mkdir(join(roots, 'uploaded'))
-    const r = await runCli(['ssh', 'run', '--data-dir', a.dir, '--hosts', 'dc=lab,tag.k3s=yes', '--upload', `test/payload:${target}:0750`, '--json', '--', 'sha256sum', target])
+    const statuses = async (): Promise<string[]> => (JSON.parse(await ctpf(a, ['host', 'ls', '--json'])) as Array<{ status: string, tags: Record<string, string> }>).filter(h => h.tags.k3s === 'yes').map(h => h.status)
+    expect(await statuses()).toEqual(['installed', 'installed', 'installed'])
+    const r = await runCli(['ssh', 'run', '--data-dir', a.dir, '--hosts', 'dc=lab,tag.k3s=yes', '--upload', `test/payload:${target}:0750`, '--mark-ready', '--json', '--', 'sha256sum', target])
     expect(r.code, r.stderr).toBe(0)
     const res = JSON.parse(r.stdout) as { hosts: Array<{ ok: boolean, stdoutTail: string }> }
     const { createHash } = await import('node:crypto')
@@ -178,6 +203,7 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
     expect(res.hosts.map(h => h.stdoutTail.split(' ')[0])).toEqual([sum, sum, sum])
     expect((await stat(target)).mode & 0o777).toBe(0o750)
     expect(cid).toMatch(/^b/)
+    await waitFor(async () => (await statuses()).every(st => st === 'ready'), { what: 'the three hosts ready' })
   }, 120_000)
 
   it('a k3s cluster is created on three hosts, its kubeconfig retrieved, one node removed, then the cluster deleted', async () => {
@@ -250,6 +276,7 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
       'host', 'join', hostIdOf(5), '--root', `${roots}/{host}`, '--node', process.execPath, '--init', 'detached', '--timeout', '90', '--json'
     ]))) as { host: string, peerId: string, name: string }
     expect(joined).toMatchObject({ host: hostIdOf(5), name: 'lab-h5' })
+    joinedPeer = joined.peerId
     const members = JSON.parse(await ctpf(a, ['member', 'ls', '--json'])) as Array<{ peerId: string, tags: Record<string, string>, caps: string[] }>
     const m = members.find(x => x.peerId === joined.peerId)
     expect(m?.tags).toMatchObject({ dc: 'lab', name: 'lab-h5' })
@@ -263,4 +290,53 @@ describePrivileged('e2e:ssh — scripts on hosts, k3s clusters, hosts into the m
       expect(cmd.includes(token)).toBe(false)
     }
   }, 180_000)
+
+  it('the joined host is in the overlay and is reached over it from another datacenter (ping, overlay names over UDP and TCP)', async () => {
+    expect(joinedPeer, 'the host-join test ran').toBeDefined()
+    const h5 = hosts[4] as SshdHost
+    // the host's agent got the mesh's overlay range from B and runs its overlay in the host's namespace
+    const config = JSON.parse(await readFile(join(roots, hostIdOf(5), 'var/lib/ctpf/config.json'), 'utf8')) as unknown
+    expect(config).toEqual({ overlay: { range: MESH_RANGE } })
+    const hostDataDir = join(roots, hostIdOf(5), 'var/lib/ctpf')
+    const hostStatus = await waitFor(async () => {
+      const r = await run([process.execPath, CLI, 'net', 'status', '--json', '--data-dir', hostDataDir], h5.ns)
+      const st = JSON.parse(r.stdout) as { enabled: boolean, address?: string, name?: string }
+      return st.enabled && st.address != null ? st : undefined
+    }, { what: 'the joined host\'s overlay up', timeoutMs: 30_000, intervalMs: 500 })
+    expect(hostStatus.name).toBe('lab-h5.lab.ctpf.internal')
+
+    // an agent of another datacenter, with its overlay on
+    const cDir = tempDir('ctpf-on-')
+    writeFileSync(join(cDir, 'config.json'), JSON.stringify({ overlay: { range: MESH_RANGE, tunName: 'ctpfon0' } }))
+    c = await startAgent({
+      dir: cDir,
+      joinToken: await invite(a, { tags: { dc: 'far', name: 'c' } }),
+      args: ['--listen', `/ip4/${lan.segment.serverAddress}/tcp/0`]
+    })
+    const t0 = Date.now()
+    const address = await waitFor(async () => {
+      const st = (await c?.api('GET', '/net/status'))?.body as { peers?: Array<{ peer: string, address?: string }> }
+      return st.peers?.find(p => p.peer === joinedPeer)?.address
+    }, { what: 'the joined host\'s overlay address at C', timeoutMs: 30_000, intervalMs: 500 })
+    expect(address).toBe(hostStatus.address)
+    // the kernel's ping from C's side, through C's TUN, to the host's TUN in its namespace
+    await waitFor(async () => (await run(['busybox', 'ping', '-c', '1', '-W', '2', address])).code === 0, { what: `ping ${address} over the overlay`, timeoutMs: 30_000, intervalMs: 500 })
+    timings['overlay-reach'] = Date.now() - t0
+    const p = await run(['busybox', 'ping', '-c', '3', '-W', '2', address])
+    expect(p.code, p.stdout + p.stderr).toBe(0)
+    const peer = ((await c.api('GET', '/net/status')).body as { peers: Array<{ peer: string, path?: string, bytesIn: number, name?: string }> }).peers.find(x => x.peer === joinedPeer)
+    expect(peer).toMatchObject({ path: 'direct', name: 'lab-h5.lab.ctpf.internal' })
+    expect(peer?.bytesIn).toBeGreaterThan(0)
+    // the host's agent serves overlay names on its overlay address: UDP, and TCP across the overlay
+    const cAddress = ((await c.api('GET', '/net/status')).body as { address: string }).address
+    for (const tcp of [[], ['+tcp']]) {
+      const d = await run(['dig', `@${address}`, 'lab-h5.lab.ctpf.internal', 'A', '+short', '+time=2', '+tries=2', ...tcp])
+      expect(d.stdout.trim(), d.stderr).toBe(address)
+    }
+    const far = await waitFor(async () => {
+      const d = await run(['dig', `@${address}`, 'c.far.ctpf.internal', 'A', '+short', '+time=2', '+tries=2'])
+      return d.stdout.trim() === cAddress ? d.stdout.trim() : undefined
+    }, { what: 'C\'s name at the joined host', timeoutMs: 10_000, intervalMs: 500 })
+    expect(far).toBe(cAddress)
+  }, 120_000)
 })

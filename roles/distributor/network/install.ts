@@ -2,7 +2,8 @@
  * Puts the ctpf agent on a host over SSH and starts it: the bundle (an artifact of the mesh, no
  * internet needed) to /opt/ctpf/ctpf.mjs, the invite token to /etc/ctpf/join.token with mode
  * 0600 over SFTP (never on a command line), a systemd unit, and then the agent — the unit where
- * the host runs systemd, a detached process (setsid) where it does not.
+ * the host runs systemd, a detached process (setsid) where it does not. With `overlay`, the
+ * agent's config.json gets the mesh's overlay range, so the host joins the overlay too.
  */
 import { posix } from 'node:path'
 import type { Logger } from 'pino'
@@ -16,6 +17,8 @@ export interface AgentPaths {
   dataDir: string
   unit: string
   runDir: string
+  /** The agent's config file (written only when there is something to configure). */
+  config: string
 }
 
 export function agentPaths (root: string): AgentPaths {
@@ -26,7 +29,8 @@ export function agentPaths (root: string): AgentPaths {
     tokenFile: r('/etc/ctpf/join.token'),
     dataDir: r('/var/lib/ctpf'),
     unit: r('/etc/systemd/system/ctpf-agent.service'),
-    runDir: r('/run/ctpf')
+    runDir: r('/run/ctpf'),
+    config: r('/var/lib/ctpf/config.json')
   }
 }
 
@@ -46,6 +50,8 @@ export interface InstallAgentInit {
   listen?: string[]
   /** systemd when the host has it ('auto'), or always a detached process. */
   init?: 'auto' | 'detached'
+  /** The overlay of the mesh (its IPv4 range, the same on every agent): the host's agent takes part in it. */
+  overlay?: { range: string }
   timeoutMs?: number
   logger?: Logger
 }
@@ -107,6 +113,7 @@ function why (r: HostResult): string {
 export async function installAgent (init: InstallAgentInit, o: InstallAgentOptions = {}): Promise<{ paths: AgentPaths }> {
   const p = agentPaths(init.root ?? '/')
   if (init.token.trim() === '') throw new NetworkConfigError('an invite token is needed')
+  if (init.overlay != null && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(init.overlay.range)) throw new NetworkConfigError(`invalid overlay range ${JSON.stringify(init.overlay.range)}`)
   const listen = init.listen ?? [`/ip${init.host.address.includes(':') ? 6 : 4}/${init.host.address}/tcp/4001`]
   const argv = [init.node ?? 'node', p.bundle, 'agent', '--data-dir', p.dataDir, '--join-file', p.tokenFile, ...listen.flatMap(l => ['--listen', l])]
   const base = {
@@ -128,7 +135,8 @@ export async function installAgent (init: InstallAgentInit, o: InstallAgentOptio
     uploads: [
       { path: p.bundle, stream: init.bundle, mode: 0o644 },
       { path: p.tokenFile, content: init.token, mode: 0o600 },
-      { path: p.unit, content: renderUnit(argv), mode: 0o644 }
+      { path: p.unit, content: renderUnit(argv), mode: 0o644 },
+      ...(init.overlay != null ? [{ path: p.config, content: JSON.stringify({ overlay: { range: init.overlay.range } }, null, 2) + '\n', mode: 0o600 }] : [])
     ],
     script: { content: START_SCRIPT, interpreter: ['/bin/sh'] },
     env: {
