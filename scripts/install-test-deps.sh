@@ -15,6 +15,7 @@ packages=(
   make gcc libc6-dev util-linux python3 python3-yaml  # builder tests, the TUN addon (node-gyp), cloud-init YAML check
   chromium                             # the dashboard test drives it headless (playwright-core)
   systemd                              # systemd-analyze checks the agent's unit
+  nebula                               # the overlay benchmark measures against Nebula 1.6
 )
 
 missing=()
