@@ -63,7 +63,8 @@ export function openApiDocument (version: string): object {
         }
       },
       ...artifactPaths(),
-      ...provisionPaths()
+      ...provisionPaths(),
+      ...overlayAndClusterPaths()
     }
   }
 }
@@ -117,5 +118,26 @@ function provisionPaths (): Record<string, object> {
     '/dcs/{name}': { put: { summary: 'Add a provider datacenter { kind: hetzner, location, token, endpoint?, agentInstall? }; the token is sealed to the registry agents on arrival', parameters: [named('dc')], responses: { ...anyJson, ...refused('409', 'NO_RECIPIENTS: no registry agent to seal the token to') } } },
     '/dcs/keys': { get: { summary: 'General SSH keys of the datacenters (public halves)', responses: anyJson } },
     '/dcs/{name}/key': { post: { summary: 'Generate the dc\'s general SSH key pair; the private half is sealed to the dc\'s SSH distributors', parameters: [named('dc')], responses: { ...anyJson, ...refused('409', 'NO_RECIPIENTS') } } }
+  }
+}
+
+function overlayAndClusterPaths (): Record<string, object> {
+  return {
+    '/net/status': { get: { summary: 'The overlay on this agent: enabled or why not, addresses, name, tun, peers (path direct|relayed, bytes, latency)', responses: anyJson } },
+    '/net/routes': { get: { summary: 'Overlay routes: agents\' addresses and advertised subnets, with the peer each goes to', responses: anyJson } },
+    '/net/ping': { post: { summary: 'Ping an overlay address { address, timeoutMs? } → { address, peer, rttMs, path }', responses: { ...anyJson, ...refused('404', 'ERR_OVERLAY_NO_ROUTE'), ...refused('409', 'OVERLAY_OFF'), ...refused('504', 'ERR_OVERLAY_UNREACHABLE') } } },
+    '/net/firewall': { get: { summary: 'Firewall rules by tags', responses: anyJson } },
+    '/net/firewall/{name}': {
+      put: { summary: 'Set a rule { from, to, proto, ports?, action } (admins)', parameters: [named('rule')], responses: anyJson },
+      delete: { summary: 'Remove a rule', parameters: [named('rule')], responses: anyJson }
+    },
+    '/clusters': { get: { summary: 'k3s clusters: members, version, health (no secrets)', responses: anyJson } },
+    '/clusters/{name}': { get: { summary: 'One cluster', parameters: [named('cluster')], responses: anyJson } },
+    '/clusters/{name}/kubeconfig': { get: { summary: 'The cluster\'s kubeconfig, opened with this agent\'s sealing key', parameters: [named('cluster')], responses: { ...anyJson, ...refused('403', 'NOT_RECIPIENT: the kubeconfig is not sealed to this agent') } } },
+    '/session': {
+      post: { summary: 'The dashboard\'s login: { token } sets an HttpOnly session cookie (needs x-ctpf-csrf: 1)', responses: anyJson },
+      get: { summary: 'The current session', responses: anyJson },
+      delete: { summary: 'Log out', responses: anyJson }
+    }
   }
 }
