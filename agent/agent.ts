@@ -352,7 +352,8 @@ export class Agent {
       if (peer === this.peerId || connected.has(peer) || !this.#mesh.registry.isMember(peer)) continue
       byPeer.set(peer, [...(byPeer.get(peer) ?? []), t])
     }
-    await Promise.all([...byPeer.values()].map(async addrs => {
+    const unreached = new Set<string>()
+    await Promise.all([...byPeer.entries()].map(async ([peer, addrs]) => {
       for (const a of addrs) {
         try {
           await this.#node.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })
@@ -361,7 +362,35 @@ export class Agent {
           this.#log.debug({ addr: a, err }, 'could not dial known peer')
         }
       }
+      unreached.add(peer)
     }))
+    // members behind NAT have no address anyone can dial: reach them through a member relay
+    for (const m of this.#mesh.registry.members()) {
+      if (m.peerId !== this.peerId && !connected.has(m.peerId) && !byPeer.has(m.peerId)) unreached.add(m.peerId)
+    }
+    await Promise.all([...unreached].map(async peer => { await this.#dialThroughRelay(peer) }))
+  }
+
+  readonly #relayTried = new Map<string, number>()
+
+  /** Dials `<relay>/p2p-circuit/p2p/<peer>` through each connected member relay, at most every 30 s per peer. */
+  async #dialThroughRelay (peer: string): Promise<void> {
+    const last = this.#relayTried.get(peer) ?? 0
+    if (Date.now() - last < 30_000) return
+    this.#relayTried.set(peer, Date.now())
+    const relays = this.#mesh.registry.members().filter(m => m.tags.relay === 'true' && m.peerId !== peer && m.peerId !== this.peerId)
+    for (const relay of relays) {
+      for (const c of this.#node.getConnections(peerIdFromString(relay.peerId))) {
+        if (c.status !== 'open' || c.limits != null || c.remoteAddr.toString().includes('/p2p-circuit')) continue
+        const base = c.remoteAddr.toString().includes('/p2p/') ? c.remoteAddr.toString() : `${c.remoteAddr.toString()}/p2p/${relay.peerId}`
+        try {
+          await this.#node.dial(multiaddr(`${base}/p2p-circuit/p2p/${peer}`), { signal: AbortSignal.timeout(10_000) })
+          return
+        } catch (err) {
+          this.#log.debug({ peer, relay: relay.peerId, err }, 'could not reach member through relay')
+        }
+      }
+    }
   }
 
   status (): StatusView {
