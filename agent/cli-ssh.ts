@@ -99,6 +99,14 @@ function clusterText (v: ClusterView): string {
   return lines.join('\n')
 }
 
+/** Prints the cluster a job left; exits 2 unless the job succeeded and the cluster is ready. */
+function finishClusterJob (j: JobView, json: boolean): void {
+  if (j.status !== 'succeeded') jobFailed(j)
+  const v = j.result as ClusterView
+  out(json, v, () => clusterText(v))
+  if (v.status !== 'ready') process.exit(2)
+}
+
 export function registerSshCommands (program: Command): void {
   const ssh = program.command('ssh').description('commands and scripts on registered hosts, run by the SSH distributor of their datacenter')
   ssh.command('run [command...]')
@@ -159,10 +167,7 @@ export function registerSshCommands (program: Command): void {
         const j = await runJob(c, 'cluster-create', dc, {
           name, hosts: opts.hosts, servers: opts.servers, flannelIface: opts.flannelIface, root: opts.root, init: opts.init, waitSeconds: opts.wait, nodeIpFrom: opts.nodeIpFrom
         }, opts.follow === true)
-        if (j.status !== 'succeeded') jobFailed(j)
-        const v = j.result as ClusterView
-        out(opts.json === true, v, () => clusterText(v))
-        if (v.status !== 'ready') process.exit(2)
+        finishClusterJob(j, opts.json === true)
       } catch (e) { fail(e) }
     })
 
@@ -220,10 +225,7 @@ export function registerSshCommands (program: Command): void {
       try {
         const c = client(opts)
         const j = await runJob(c, 'cluster-grow', await onCluster(c, name, opts), { name, hosts: opts.hosts, role: opts.role }, opts.follow === true)
-        if (j.status !== 'succeeded') jobFailed(j)
-        const v = j.result as ClusterView
-        out(opts.json === true, v, () => clusterText(v))
-        if (v.status !== 'ready') process.exit(2)
+        finishClusterJob(j, opts.json === true)
       } catch (e) { fail(e) }
     })
 
