@@ -53,6 +53,8 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
 export const VERSION = '0.1.0'
+/** How long a member may stay unconnected before it is dialled through a member relay. */
+const RELAY_DIAL_AFTER_MS = 12_000
 
 export interface AgentEvents {
   'peer:connect': { peerId: string }
@@ -364,14 +366,21 @@ export class Agent {
       }
       unreached.add(peer)
     }))
-    // members behind NAT have no address anyone can dial: reach them through a member relay
+    // members behind NAT have no address anyone can dial: once one has stayed out of reach for
+    // a while (a fresh member usually connects directly within seconds), go through a relay
+    const now = Date.now()
     for (const m of this.#mesh.registry.members()) {
-      if (m.peerId !== this.peerId && !connected.has(m.peerId) && !byPeer.has(m.peerId)) unreached.add(m.peerId)
+      if (m.peerId === this.peerId || connected.has(m.peerId)) { this.#unreachedSince.delete(m.peerId); continue }
+      const since = this.#unreachedSince.get(m.peerId) ?? now
+      this.#unreachedSince.set(m.peerId, since)
+      if (now - since < RELAY_DIAL_AFTER_MS) unreached.delete(m.peerId)
+      else unreached.add(m.peerId)
     }
     await Promise.all([...unreached].map(async peer => { await this.#dialThroughRelay(peer) }))
   }
 
   readonly #relayTried = new Map<string, number>()
+  readonly #unreachedSince = new Map<string, number>()
 
   /** Dials `<relay>/p2p-circuit/p2p/<peer>` through each connected member relay, at most every 30 s per peer. */
   async #dialThroughRelay (peer: string): Promise<void> {

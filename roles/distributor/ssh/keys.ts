@@ -19,9 +19,15 @@ export interface SshKeyPair {
 
 /** A fresh ed25519 key pair in OpenSSH format. */
 export function generateKeyPair (options: { comment?: string } = {}): SshKeyPair {
-  const pair = utils.generateKeyPairSync('ed25519', { comment: options.comment ?? 'ctpf' })
-  const publicKey = pair.public.trim()
-  return { privateKey: Buffer.from(pair.private), publicKey, fingerprint: fingerprint(publicKey) }
+  // ssh2 1.17 drops a leading zero byte of an ed25519 public key (about 1 key in 256), which
+  // leaves a 31-byte key nothing can parse: draw again until the key is whole
+  for (let i = 0; ; i++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: options.comment ?? 'ctpf' })
+    const publicKey = pair.public.trim()
+    if (!(utils.parseKey(publicKey) instanceof Error) || i >= 16) {
+      return { privateKey: Buffer.from(pair.private), publicKey, fingerprint: fingerprint(publicKey) }
+    }
+  }
 }
 
 /** The SHA-256 fingerprint of a public key blob (the base64-decoded middle of a key line). */
