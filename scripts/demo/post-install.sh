@@ -1,7 +1,7 @@
 #!/bin/sh
-{{! The demo profile's post-install script, rendered by the scripts role for each machine. }}
+{{! The demo profile's post-install script (e2e:provision uses it too), rendered by the scripts role for each machine. }}
 {{! It runs in the busybox initramfs of scripts/boot-fixtures.sh (ctpf.url=…), which has dropbear. }}
-echo "DEMO-POST-INSTALL mac={{ host.mac }} profile={{ profile.name }} group={{ group.name }}"
+echo "{{ group.metadata.marker | default("DEMO-POST-INSTALL") }} mac={{ host.mac }} profile={{ profile.name }} group={{ group.name }}"
 
 # the keys this machine's dc allows: the dc's general key (ctpf dc key) and the per-dc/tag keys
 mkdir -p /root/.ssh

@@ -25,7 +25,8 @@ import type { Machine } from '../helpers/qemu.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(HERE, '../..')
-const FIXTURES = join(HERE, 'fixtures/provision')
+/** The demo's post-install template: keys, an SSH server, phone-home (the marker comes from group metadata). */
+const POST_INSTALL = join(ROOT, 'scripts/demo/post-install.sh')
 const LOGS = join(ROOT, '.cache/e2e-logs')
 const CMDLINE = 'console=ttyS0 quiet panic=-1 ctpf.net=dhcp ctpf.url={{ urls.postInstall }}'
 const LIFECYCLE = ['discovered', 'booting', 'installing', 'installed']
@@ -75,7 +76,7 @@ describePrivileged('e2e:provision — machines boot from a mesh, get their profi
     for (const m of MACHINES) {
       const letter = m.profile.slice(-1)
       await ctpfIn(s, a, ['profile', 'put', m.profile, '--kernel', 'boot/vmlinuz', '--initrd', 'boot/initrd.img', '--cmdline', CMDLINE,
-        '--post-install', join(FIXTURES, 'post-install.sh')])
+        '--post-install', POST_INSTALL])
       await ctpfIn(s, a, ['group', 'put', `machine-${letter}`, '--profile', m.profile, '--mac', m.mac, '--meta', `marker=${m.marker}`])
     }
     await ctpfIn(s, a, ['group', 'put', 'machine-c', '--profile', 'prov-a', '--mac', THIRD_MAC, '--meta', 'marker=PROFILE-A-OK'])
@@ -109,9 +110,9 @@ describePrivileged('e2e:provision — machines boot from a mesh, get their profi
     }))
     for (const { m, vm, rc, ip } of results) {
       expect(vm.log).toMatch(new RegExp(`ctpf: ${m.mac} \\w+/pcbios boots profile ${m.profile}`))
-      expect(vm.log).toMatch(new RegExp(`^${m.marker} profile=${m.profile} group=machine-${m.profile.slice(-1)} mac=${m.mac}$`, 'm'))
+      expect(vm.log).toMatch(new RegExp(`^${m.marker} mac=${m.mac} profile=${m.profile} group=machine-${m.profile.slice(-1)}$`, 'm'))
       expect(vm.log).not.toContain(m.other)
-      expect(vm.log).toMatch(new RegExp(`^PHONE-HOME-OK .*"host":"${idOf(m.mac)}"`, 'm'))
+      expect(vm.log).toMatch(new RegExp(`^DEMO-PHONE-HOME-OK .*"host":"${idOf(m.mac)}"`, 'm'))
       expect(rc).toBe('0')
       expect(ip).toMatch(new RegExp(`^${s.net.replace(/\./g, '\\.')}\\.\\d+$`))
     }
@@ -130,7 +131,7 @@ describePrivileged('e2e:provision — machines boot from a mesh, get their profi
       expect(h.group).toBe(`machine-${m.profile.slice(-1)}`)
       const shown = await ctpfJson<HostJson>(s, b, ['host', 'show', idOf(m.mac)])
       // the key the machine's own SSH server made and printed is the one the registry pinned
-      expect(shown.sshHostKey).toBe(/^CTPF-HOSTKEY (ssh-ed25519 \S+)$/m.exec(machines.find(x => x.log.includes(m.marker))?.log ?? '')?.[1])
+      expect(shown.sshHostKey).toBe(/^DEMO-SSHD (ssh-ed25519 \S+)$/m.exec(machines.find(x => x.log.includes(m.marker))?.log ?? '')?.[1])
       expect(inOrder(shown.events.map(e => e.status))).toBe(true)
       // two registry agents sighted it; the stored lifecycle has one discovery
       expect(shown.events.filter(e => e.status === 'discovered')).toHaveLength(1)
@@ -160,7 +161,7 @@ describePrivileged('e2e:provision — machines boot from a mesh, get their profi
     // the third machine's rendered post-install holds a fresh one-time token
     const script = await httpIn(s, `${boot}/installer/${idOf(THIRD_MAC)}/post-install`)
     expect(script.status).toBe(200)
-    expect(script.body).toContain(`PROFILE-A-OK profile=prov-a group=machine-c mac=${THIRD_MAC}`)
+    expect(script.body).toContain(`PROFILE-A-OK mac=${THIRD_MAC} profile=prov-a group=machine-c`)
     expect(script.body).toContain(`${boot}/phone-home`)
     const token = /^token='([A-Za-z0-9_-]{16,128})'$/m.exec(script.body)?.[1]
     expect(token).toBeDefined()
