@@ -10,7 +10,8 @@ import { MAX_PENDING_PACKETS, OVERLAY_PROTOCOL, PING_TIMEOUT_MS } from './consta
 import { OverlayStoppedError, PeerUnreachableError } from './errors.js'
 import { FRAME_PACKETS, FRAME_PING, FRAME_PONG, FrameDecoder, encodeControl, encodePacketFrames } from './wire.js'
 import type { PathKind, PeerStats } from './types.js'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Frame } from './wire.js'
+import type { Connection, Libp2p, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
 export type OverlayLibp2p = Pick<Libp2p, 'handle' | 'unhandle' | 'getConnections' | 'dial' | 'addEventListener' | 'removeEventListener'>
@@ -161,32 +162,46 @@ export class PeerSession {
     return false
   }
 
-  /** Reads a stream (opened by either side) for packets and pings. */
+  /**
+   * Reads a stream (opened by either side) for packets and pings. Listens to the stream's events
+   * rather than iterating it: no pushable and promise between a message and its packets.
+   */
   attach (stream: Stream, conn: Connection): void {
     this.#streams.set(stream, conn)
     // an inbound stream is a fine way out too until one of our own exists
     if (this.#tx == null && !this.#closed) { this.#tx = { stream, conn }; this.#flush() }
     const decoder = new FrameDecoder()
-    void (async () => {
+    const onMessage = (evt: StreamMessageEvent): void => {
       try {
-        for await (const chunk of stream) {
-          for (const f of decoder.push(chunk)) {
-            if (f.type === FRAME_PACKETS) {
-              this.stats.packetsIn += f.packets.length
-              for (const p of f.packets) this.stats.bytesIn += p.length - 10
-              this.host.onPackets(this, f.packets)
-            } else if (f.type === FRAME_PING) {
-              stream.send(encodeControl(FRAME_PONG, f.nonce))
-            } else {
-              this.#pong(f.nonce)
-            }
-          }
-        }
-        this.#dropStream(stream)
+        for (const f of decoder.push(evt.data)) this.#onFrame(stream, f)
       } catch (err) {
+        stop()
         this.#dropStream(stream, err as Error)
       }
-    })()
+    }
+    const onClose = (evt: StreamCloseEvent): void => { stop(); this.#dropStream(stream, evt.error) }
+    const onRemoteCloseWrite = (): void => { stop(); this.#dropStream(stream) }
+    const stop = (): void => {
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('close', onClose)
+      stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
+    }
+    if (stream.readStatus !== 'readable' && stream.readStatus !== 'paused') { this.#dropStream(stream); return }
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('close', onClose)
+    stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
+  }
+
+  #onFrame (stream: Stream, f: Frame): void {
+    if (f.type === FRAME_PACKETS) {
+      this.stats.packetsIn += f.packets.length
+      for (const p of f.packets) this.stats.bytesIn += p.length - 10
+      this.host.onPackets(this, f.packets)
+    } else if (f.type === FRAME_PING) {
+      stream.send(encodeControl(FRAME_PONG, f.nonce))
+    } else {
+      this.#pong(f.nonce)
+    }
   }
 
   #dropStream (stream: Stream, err?: Error): void {

@@ -35,7 +35,9 @@ export async function startAgent (ns, { listen, tags = [], announce = false, cir
     env.CTPF_JOIN_FILE = file
   }
   const addr = `/ip4/${listen}/tcp/4001`
-  const argv = [process.execPath, cliCopy, 'agent', '--data-dir', dir, '--listen', addr,
+  // BENCH_AGENT_NODE_ARGS: extra node flags for the agents (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p")
+  const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const argv = [process.execPath, ...nodeArgs, cliCopy, 'agent', '--data-dir', dir, '--listen', addr,
     ...(circuit ? ['--listen', '/p2p-circuit'] : []), ...(announce ? ['--announce', addr] : []), ...tags.flatMap(t => ['--tag', t])]
   const proc = spawnIn(ns, argv, env)
   const m = await proc.waitFor(/ctpf agent (\S+) /, 90_000)
