@@ -16,16 +16,21 @@
 // lighthouse — on a for direct, on r with am_relay for relayed — and nodes with use_relays and
 // relays: [the lighthouse]). Each: ping (20 × 0.2 s, avg/p99) then iperf3 -c, one flow, with
 // pings 0.25 s apart during the transfer (latency under load) and the CPU each overlay process
-// used. Each system runs alone: ctpf's agents stop before nebula starts. About 110 s in all
+// used. Each system runs alone: ctpf's agents stop before nebula starts. And the floor
+// (overlay/floor.mjs): the least a Node process can do to carry packets between two TUNs — our
+// TUN addon and a plain TCP connection (and a plain byte-copying relay), no encryption, no
+// libp2p — so the table shows what Node itself costs on this machine and what ctpf adds above
+// that. About 140 s in all
 // with 10 s transfers (watchdog: 150 s + 12 s per transfer second); everything made is removed
 // on exit, SIGINT, SIGTERM and crashes.
 //
 // node scripts/bench/overlay.mjs [--seconds 10] [--pings 20] [--scenarios direct,relayed]
-//   [--systems underlay,ctpf,nebula] [--nebula-mtu 1400]          (root; npm run bench -- overlay)
+//   [--systems underlay,floor,ctpf,nebula] [--nebula-mtu 1400]          (root; npm run bench -- overlay)
 import { cpus, loadavg } from 'node:os'
 import { CLI, header } from './lib.mjs'
 import { RANGE, invite, peerView, snapshotBundle, startAgent } from './overlay/ctpf.mjs'
 import { addNs, destroyAll, destroyScenario, link, mustIn, run, until } from './overlay/lab.mjs'
+import { startFloor } from './overlay/floor.mjs'
 import { iperf, ping, reachable } from './overlay/measure.mjs'
 import { NEBULA_PREFIX, makePki, nebulaVersion, startNebula } from './overlay/nebula.mjs'
 
@@ -34,7 +39,7 @@ const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0
 const SECONDS = Number(opt('seconds', '10'))
 const PINGS = Number(opt('pings', '20'))
 const SCENARIOS = opt('scenarios', 'direct,relayed').split(',')
-const SYSTEMS = new Set(opt('systems', 'underlay,ctpf,nebula').split(','))
+const SYSTEMS = new Set(opt('systems', 'underlay,floor,ctpf,nebula').split(','))
 const NEBULA_MTU = Number(opt('nebula-mtu', '1400'))
 const BUDGET_MS = 150_000 + 12_000 * SECONDS
 
@@ -155,6 +160,17 @@ async function measureCtpf (t, relayed) {
   }
 }
 
+async function measureFloor (t, relayed) {
+  const f = await startFloor(t, relayed)
+  try {
+    note(`floor: ${f.relay ? 3 : 2} processes up`)
+    const watch = { sender: f.a.pid, receiver: f.b.pid, ...(f.relay ? { relay: f.relay.pid } : {}) }
+    return { ...await measureOverlay(t, f.address, watch), path: relayed ? 'relayed (a plain TCP relay on r)' : 'direct' }
+  } finally {
+    await f.stop()
+  }
+}
+
 async function measureNebula (t, relayed) {
   const pki = await makePki()
   const nodes = []
@@ -210,6 +226,7 @@ for (const scenario of SCENARIOS) {
   const t = relayed ? await relayedTopology() : await directTopology()
   const row = { scenario }
   if (SYSTEMS.has('underlay')) row.underlay = await attempt(`${scenario} underlay`, () => measureUnderlay(t))
+  if (SYSTEMS.has('floor')) row.floor = await attempt(`${scenario} floor`, () => measureFloor(t, relayed))
   if (SYSTEMS.has('ctpf')) row.ctpf = await attempt(`${scenario} ctpf`, () => measureCtpf(t, relayed))
   if (nebula) row.nebula = await attempt(`${scenario} nebula`, () => measureNebula(t, relayed))
   rows.push(row)
@@ -230,11 +247,11 @@ function table (head, body) {
   console.log([line(head), '|' + w.map(n => '-'.repeat(n + 2)).join('|') + '|', ...body.map(line)].join('\n'))
 }
 console.log(`\nThroughput, iperf3 one flow ${SECONDS} s (Mbit/s); relayed underlay = a→r through the NAT (one leg)`)
-table(['scenario', 'underlay', 'ctpf', 'nebula', 'ctpf/nebula', 'ctpf/underlay', 'nebula/underlay'],
-  rows.map(r => [r.scenario, mbps(r.underlay), mbps(r.ctpf), mbps(r.nebula), ratio(r.ctpf, r.nebula), pct(r.ctpf, r.underlay), pct(r.nebula, r.underlay)]))
+table(['scenario', 'underlay', 'node floor', 'ctpf', 'nebula', 'ctpf/nebula', 'ctpf/floor', 'ctpf/underlay', 'nebula/underlay'],
+  rows.map(r => [r.scenario, mbps(r.underlay), mbps(r.floor), mbps(r.ctpf), mbps(r.nebula), ratio(r.ctpf, r.nebula), ratio(r.ctpf, r.floor), pct(r.ctpf, r.underlay), pct(r.nebula, r.underlay)]))
 console.log(`\nLatency, ping ${PINGS} × 0.2 s, avg / p99 (ms); relayed underlay = a→r + b→r; added = overlay avg − underlay avg;\nunder load = ping a→b over the overlay during its iperf3 transfer (0.25 s apart)`)
-table(['scenario', 'underlay', 'ctpf', 'nebula', 'added by ctpf', 'added by nebula', 'ctpf under load', 'nebula under load'],
-  rows.map(r => [r.scenario, lat(r.underlay), lat(r.ctpf), lat(r.nebula), added(r.ctpf, r.underlay), added(r.nebula, r.underlay), loadedLat(r.ctpf), loadedLat(r.nebula)]))
+table(['scenario', 'underlay', 'node floor', 'ctpf', 'nebula', 'added by the floor', 'added by ctpf', 'added by nebula', 'floor under load', 'ctpf under load', 'nebula under load'],
+  rows.map(r => [r.scenario, lat(r.underlay), lat(r.floor), lat(r.ctpf), lat(r.nebula), added(r.floor, r.underlay), added(r.ctpf, r.underlay), added(r.nebula, r.underlay), loadedLat(r.floor), loadedLat(r.ctpf), loadedLat(r.nebula)]))
 const goals = rows.filter(r => ok(r.ctpf) && ok(r.nebula)).map(r => {
   const tp = r.ctpf.mbps >= r.nebula.mbps
   const la = ok(r.underlay) ? r.ctpf.lat.avg - r.underlay.lat.avg <= r.nebula.lat.avg - r.underlay.lat.avg : r.ctpf.lat.avg <= r.nebula.lat.avg
