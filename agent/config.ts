@@ -12,6 +12,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { tagsSchema } from '../protocols/membership/index.js'
 import { ConfigError } from './errors.js'
+import { parseIpPrefix } from '../protocols/overlay/index.js'
+
+const validPrefix = (text: string): boolean => { try { parseIpPrefix(text); return true } catch { return false } }
 
 export const DEFAULT_DATA_DIR = '.ctpf'
 
@@ -45,8 +48,8 @@ export const agentConfigSchema = z.object({
     enabled: z.boolean().default(true),
     /** The mesh's IPv4 range for overlay addresses, e.g. 100.96.0.0/16 (the same on every agent). */
     range: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/).optional(),
-    /** LAN prefixes this agent routes for hosts behind it that run no agent. */
-    routes: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/)).max(64).optional(),
+    /** LAN prefixes (IPv4 or IPv6) this agent routes for hosts behind it that run no agent. */
+    routes: z.array(z.string().refine(validPrefix, 'an IPv4 or IPv6 prefix, e.g. 192.168.10.0/24 or fd00:10::/64')).max(64).optional(),
     tunName: z.string().regex(/^[A-Za-z0-9_-]{1,15}$/).optional(),
     /** The mesh domain of overlay names, `<name>.<dc>.<domain>` (default ctpf.internal; the same on every agent). */
     domain: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/).optional(),

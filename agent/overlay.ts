@@ -7,9 +7,10 @@
  * (/48: the whole mesh ULA goes into the device) and its claimed v4 address with the mesh
  * range's prefix (the connected route sends the range into the device); subnets other members
  * advertise get `ip route replace <prefix> dev <tun>`. For the subnets this agent advertises
- * (`overlay.routes`), it turns on IPv4 forwarding and adds, tagged with an iptables comment and
- * removed at stop, FORWARD accepts between the TUN and those subnets and a MASQUERADE of mesh
- * sources towards them — so hosts on that LAN need no route back to the overlay.
+ * (`overlay.routes`, v4 or v6), it turns on forwarding for that family and adds, tagged with an
+ * iptables/ip6tables comment and removed at stop, FORWARD accepts between the TUN and those
+ * subnets and a MASQUERADE of mesh sources (the v4 range, the v6 ULA /48) towards them — so
+ * hosts on that LAN need no route back to the overlay.
  *
  * Overlay names (`<name>.<dc>.<overlay.domain>`, default `ctpf.internal`; agent/overlay-dns.ts)
  * are served on the agent's overlay addresses, port 53, and `metrics()` gives the overlay's
@@ -20,7 +21,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { ADDRESSES_PREFIX, FIREWALL_PREFIX, Firewall, OverlayConfigError, OverlayService, compileRule, ipv6OfPeer, parseV4Prefix } from '../protocols/overlay/index.js'
+import { ADDRESSES_PREFIX, FIREWALL_PREFIX, Firewall, OverlayConfigError, OverlayService, compileRule, ipv6OfPeer, parseIpPrefix, parseV4Prefix } from '../protocols/overlay/index.js'
 import { DEFAULT_ADDON_PATH, openTun } from '../protocols/overlay/tun/index.js'
 import type { FirewallRule, FirewallRuleInput, OverlayCounters, PeerStats, RouteEntry, SubnetRoute } from '../protocols/overlay/index.js'
 import type { NativeTunDevice } from '../protocols/overlay/tun/index.js'
@@ -196,7 +197,7 @@ export async function startOverlay (init: OverlayInit): Promise<Overlay> {
   let service: OverlayService
   try {
     parseV4Prefix(config.range)
-    for (const r of config.routes ?? []) parseV4Prefix(r)
+    for (const r of config.routes ?? []) parseIpPrefix(r)
   } catch (err) {
     return off((err as Error).message, log, init.state)
   }
@@ -215,7 +216,7 @@ export async function startOverlay (init: OverlayInit): Promise<Overlay> {
     return off((err as Error).message, log, init.state)
   }
 
-  const kernel = new KernelSide(tun.name, service.range.text, config.routes ?? [], log)
+  const kernel = new KernelSide(tun.name, { v4: service.range.text, v6: service.status().range6 }, config.routes ?? [], log)
   service.on('address:changed', e => { kernel.setAddress(`${e.address}/${e.prefix}`, e.previous != null ? `${e.previous}/${e.prefix}` : undefined) })
   service.on('routes:changed', r => { kernel.setRoutes(r) })
   try {
@@ -357,10 +358,10 @@ function membersOf (registry: MemberRegistry): ConstructorParameters<typeof Over
 class KernelSide {
   #chain: Promise<void> = Promise.resolve()
   #routes = new Set<string>()
-  #rules: string[][] = []
-  #forwardingWas: string | undefined
+  #rules: Array<{ cmd: 'iptables' | 'ip6tables', rule: string[] }> = []
+  #forwardingWas = new Map<string, string>()
 
-  constructor (readonly tun: string, readonly range: string, readonly advertised: readonly string[], readonly log: Logger) {}
+  constructor (readonly tun: string, readonly range: { v4: string, v6: string }, readonly advertised: readonly string[], readonly log: Logger) {}
 
   #queue (what: string, fn: () => Promise<void>): void {
     this.#chain = this.#chain.then(fn).catch(err => { this.log.error({ err, tun: this.tun }, `overlay: ${what} failed`) })
@@ -392,26 +393,35 @@ class KernelSide {
     })
   }
 
-  /** IPv4 forwarding plus FORWARD accepts and a MASQUERADE for each subnet this agent advertises. */
+  /**
+   * Forwarding (per family in use) plus FORWARD accepts and a MASQUERADE for each subnet this
+   * agent advertises. Turning on IPv6 forwarding makes the kernel ignore router advertisements
+   * on interfaces with accept_ra=1: a LAN interface configured by SLAAC needs accept_ra=2.
+   */
   async enableForwarding (): Promise<void> {
     if (this.advertised.length === 0) return
-    const path = '/proc/sys/net/ipv4/ip_forward'
-    this.#forwardingWas = readFileSync(path, 'utf8').trim()
-    if (this.#forwardingWas !== '1') writeFileSync(path, '1\n')
     const comment = ['-m', 'comment', '--comment', `ctpf-overlay ${this.tun}`]
     for (const prefix of this.advertised) {
+      const v6 = prefix.includes(':')
+      const sysctl = v6 ? '/proc/sys/net/ipv6/conf/all/forwarding' : '/proc/sys/net/ipv4/ip_forward'
+      if (!this.#forwardingWas.has(sysctl)) {
+        const was = readFileSync(sysctl, 'utf8').trim()
+        this.#forwardingWas.set(sysctl, was)
+        if (was !== '1') writeFileSync(sysctl, '1\n')
+      }
+      const cmd = v6 ? 'ip6tables' : 'iptables'
       const rules = [
         ['-t', 'filter', 'FORWARD', '-i', this.tun, '-d', prefix, ...comment, '-j', 'ACCEPT'],
         ['-t', 'filter', 'FORWARD', '-o', this.tun, '-s', prefix, ...comment, '-j', 'ACCEPT'],
-        ['-t', 'nat', 'POSTROUTING', '-s', this.range, '-d', prefix, ...comment, '-j', 'MASQUERADE']
+        ['-t', 'nat', 'POSTROUTING', '-s', v6 ? this.range.v6 : this.range.v4, '-d', prefix, ...comment, '-j', 'MASQUERADE']
       ]
-      for (const r of rules) {
-        const [t, table, chain, ...rest] = r as [string, string, string, ...string[]]
+      for (const rule of rules) {
+        const [t, table, chain, ...rest] = rule as [string, string, string, ...string[]]
         try {
-          await run('iptables', [t, table, chain === 'FORWARD' ? '-I' : '-A', chain, ...rest], { timeout: 10_000 })
-          this.#rules.push(r)
+          await run(cmd, [t, table, chain === 'FORWARD' ? '-I' : '-A', chain, ...rest], { timeout: 10_000 })
+          this.#rules.push({ cmd, rule })
         } catch (err) {
-          this.log.warn({ err: (err as Error).message, prefix }, 'overlay: iptables rule not added; hosts behind this agent need a route back to the mesh range through it')
+          this.log.warn({ err: (err as Error).message, prefix }, `overlay: ${cmd} rule not added; hosts behind this agent need a route back to the mesh through it`)
         }
       }
     }
@@ -420,12 +430,13 @@ class KernelSide {
 
   async cleanUp (): Promise<void> {
     await this.#chain.catch(() => {})
-    for (const r of this.#rules.splice(0)) {
-      const [t, table, chain, ...rest] = r as [string, string, string, ...string[]]
-      await run('iptables', [t, table, '-D', chain, ...rest], { timeout: 10_000 }).catch(() => {})
+    for (const { cmd, rule } of this.#rules.splice(0)) {
+      const [t, table, chain, ...rest] = rule as [string, string, string, ...string[]]
+      await run(cmd, [t, table, '-D', chain, ...rest], { timeout: 10_000 }).catch(() => {})
     }
-    if (this.#forwardingWas != null && this.#forwardingWas !== '1') {
-      try { writeFileSync('/proc/sys/net/ipv4/ip_forward', `${this.#forwardingWas}\n`) } catch {}
+    for (const [sysctl, was] of this.#forwardingWas) {
+      if (was !== '1') { try { writeFileSync(sysctl, `${was}\n`) } catch {} }
     }
+    this.#forwardingWas.clear()
   }
 }

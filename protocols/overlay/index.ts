@@ -26,7 +26,7 @@ export type { OverlayServiceInit, OverlayServiceComponents, OverlayServiceEvents
 export { AddressBook, candidate, claimKey, owners, readClaims, usableCount } from './addresses.js'
 export { Firewall, compileRule, firewallRuleSchema } from './firewall.js'
 export type { FirewallRule, FirewallRuleInput } from './firewall.js'
-export { RouteTable, readSubnetRoutes } from './routes.js'
+export { RouteTable, isV6Prefix, readSubnetRoutes, subnetPrefix } from './routes.js'
 export type { RouteEntry, SubnetRoute } from './routes.js'
 export { PeerSession } from './session.js'
 export type { OverlayLibp2p } from './session.js'

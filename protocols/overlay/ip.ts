@@ -5,7 +5,7 @@
  * address without asking.
  */
 import { createHash } from 'node:crypto'
-import { isIPv4 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
 import { OverlayConfigError } from './errors.js'
 
 export interface V4Prefix {
@@ -44,6 +44,71 @@ export function parseV4Prefix (text: string): V4Prefix {
 
 export function inPrefix (addr: number, p: V4Prefix): boolean {
   return ((addr & p.mask) >>> 0) === p.network
+}
+
+/** An IPv6 prefix (a LAN behind an agent): its 16 network bytes, length and text. */
+export interface V6Prefix {
+  bytes: Buffer
+  prefix: number
+  text: string
+}
+
+/** The 16 bytes of an IPv6 address in text (`::` and a dotted IPv4 tail allowed). */
+export function ipv6ToBytes (ip: string): Buffer {
+  if (!isIPv6(ip)) throw new OverlayConfigError(`not an IPv6 address: ${JSON.stringify(ip)}`)
+  let text = ip
+  const out = Buffer.alloc(16)
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (tail !== null) {
+    const v4 = ipv4ToInt(tail[1] as string)
+    text = `${text.slice(0, -(tail[1] as string).length)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`
+  }
+  const [head = '', rest] = text.split('::')
+  const groups = (g: string): number[] => g === '' ? [] : g.split(':').map(x => parseInt(x, 16))
+  const h = groups(head)
+  const r = rest === undefined ? [] : groups(rest)
+  const all = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r]
+  all.forEach((g, i) => out.writeUInt16BE(g, i * 2))
+  return out
+}
+
+/** Parses `x:y::/n` (host bits must be zero; the text is given back in its short form). */
+export function parseV6Prefix (text: string): V6Prefix {
+  const [ip = '', p, extra] = text.split('/')
+  const prefix = Number(p)
+  if (extra !== undefined || p === undefined || !/^\d{1,3}$/.test(p) || prefix > 128 || !isIPv6(ip)) throw new OverlayConfigError(`not an IPv6 prefix: ${JSON.stringify(text)}`)
+  const bytes = ipv6ToBytes(ip)
+  const masked = maskBytes(bytes, prefix)
+  if (!masked.equals(bytes)) throw new OverlayConfigError(`${text} has host bits set (the network is ${formatIpv6(masked)}/${prefix})`)
+  return { bytes, prefix, text: `${formatIpv6(bytes)}/${prefix}` }
+}
+
+function maskBytes (b: Buffer, prefix: number): Buffer {
+  const out = Buffer.alloc(16)
+  const whole = prefix >> 3
+  b.copy(out, 0, 0, whole)
+  if (whole < 16 && (prefix & 7) !== 0) out[whole] = (b[whole] as number) & (0xff << (8 - (prefix & 7)))
+  return out
+}
+
+/** Whether 16 address bytes fall in an IPv6 prefix. */
+export function inPrefix6 (addr: Uint8Array, p: V6Prefix): boolean {
+  const whole = p.prefix >> 3
+  for (let i = 0; i < whole; i++) if (addr[i] !== p.bytes[i]) return false
+  const bits = p.prefix & 7
+  if (bits === 0) return true
+  const m = 0xff << (8 - bits) & 0xff
+  return ((addr[whole] as number) & m) === ((p.bytes[whole] as number) & m)
+}
+
+/** Whether two IPv6 prefixes overlap (one contains the other). */
+export function overlaps6 (a: V6Prefix, b: V6Prefix): boolean {
+  return a.prefix <= b.prefix ? inPrefix6(b.bytes, a) : inPrefix6(a.bytes, b)
+}
+
+/** A v4 or v6 prefix: which one by the text. */
+export function parseIpPrefix (text: string): { v4: V4Prefix } | { v6: V6Prefix } {
+  return text.includes(':') ? { v6: parseV6Prefix(text) } : { v4: parseV4Prefix(text) }
 }
 
 /** The mesh's unique-local /48 as 6 bytes (fd + 40 bits of a hash of the mesh id). */
@@ -87,9 +152,14 @@ export function ipv6OfPeer (meshId: string, peerId: string): string {
 
 /** The mesh's /48 in text (`fdxx:xxxx:xxxx::/48`). */
 export function meshUlaText (meshId: string): string {
+  return meshUla(meshId).text
+}
+
+/** The mesh's /48 as a prefix. */
+export function meshUla (meshId: string): V6Prefix {
   const b = Buffer.alloc(16)
   meshUlaPrefix(meshId).copy(b, 0)
-  return `${formatIpv6(b)}/48`
+  return { bytes: b, prefix: 48, text: `${formatIpv6(b)}/48` }
 }
 
 /** A deterministic 32-bit hash of a peer id, salted (the preferred address of an agent). */

@@ -14,11 +14,11 @@ import { AddressBook } from './addresses.js'
 import { FIREWALL_PREFIX, OVERLAY_PROTOCOL, PATH_CHECK_MS, PING_INTERVAL_MS, RELAY_CHECK_MS, ROUTES_PREFIX, ADDRESSES_PREFIX } from './constants.js'
 import { NoRouteError, NotMemberError, OverlayConfigError, SelfAddressError } from './errors.js'
 import { Firewall } from './firewall.js'
-import { inPrefix, intToIpv4, ipv4ToInt, ipv6BytesOfPeer, formatIpv6, meshUlaText, parseV4Prefix } from './ip.js'
+import { inPrefix, inPrefix6, intToIpv4, ipv4ToInt, ipv6BytesOfPeer, ipv6ToBytes, formatIpv6, meshUla, parseV4Prefix } from './ip.js'
 import { parsePacket } from './packet.js'
-import { RouteTable, readSubnetRoutes } from './routes.js'
+import { RouteTable, isV6Prefix, readSubnetRoutes, subnetPrefix } from './routes.js'
 import { PeerSession } from './session.js'
-import type { V4Prefix } from './ip.js'
+import type { V4Prefix, V6Prefix } from './ip.js'
 import type { RouteEntry, SubnetRoute } from './routes.js'
 import type { OverlayLibp2p } from './session.js'
 import type { OverlayMembers, OverlayState, PeerStats } from './types.js'
@@ -31,7 +31,7 @@ export interface OverlayServiceInit {
   meshId: string
   /** The mesh's IPv4 range, e.g. `100.96.0.0/16` (the same on every agent). */
   range: string
-  /** LAN prefixes this agent advertises (hosts behind it are reached through it). */
+  /** LAN prefixes, v4 or v6, this agent advertises (hosts behind it are reached through it). */
   advertise?: readonly string[]
   pingIntervalMs?: number
 }
@@ -81,9 +81,11 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
   readonly #book: AddressBook
   readonly #routes = new RouteTable()
   readonly #sessions = new Map<string, PeerSession>()
-  readonly #advertised: V4Prefix[]
+  readonly #advertised: Array<V4Prefix | V6Prefix>
+  readonly #advertised4: V4Prefix[]
+  readonly #advertised6: V6Prefix[]
+  readonly #ula: V6Prefix
   readonly #self6Hex: string
-  readonly #v6ByText = new Map<string, string>()
   #address: number | undefined
   #congested = new Set<PeerSession>()
   #unwatch: Array<() => void> = []
@@ -100,10 +102,14 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     this.#c = components
     this.range = parseV4Prefix(init.range)
     if (this.range.prefix > 30 || this.range.prefix < 8) throw new OverlayConfigError(`the mesh range ${init.range} must be between /8 and /30`)
-    this.#advertised = (init.advertise ?? []).map(parseV4Prefix)
-    for (const p of this.#advertised) {
-      if (inPrefix(p.network, this.range) || inPrefix(this.range.network, p)) throw new OverlayConfigError(`advertised route ${p.text} overlaps the mesh range ${this.range.text}`)
-    }
+    this.#ula = meshUla(init.meshId)
+    this.#advertised = (init.advertise ?? []).map(text => {
+      const p = subnetPrefix(text, this.range, this.#ula, why => { throw new OverlayConfigError(`advertised route ${text}: ${why}`) })
+      if (p === undefined) throw new OverlayConfigError(`advertised route ${text} is not usable`)
+      return p
+    })
+    this.#advertised4 = this.#advertised.filter((p): p is V4Prefix => !isV6Prefix(p))
+    this.#advertised6 = this.#advertised.filter(isV6Prefix)
     const own6 = ipv6BytesOfPeer(init.meshId, init.self)
     this.#self6Hex = own6.toString('hex')
     this.address6 = formatIpv6(own6)
@@ -189,14 +195,12 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
   #rebuild (): void {
     const { members, state } = this.#c
     const v6 = new Map<string, { peer: string, text: string }>()
-    this.#v6ByText.clear()
     for (const peer of members.list()) {
       const b = ipv6BytesOfPeer(this.#init.meshId, peer)
       const text = formatIpv6(b)
       v6.set(b.toString('hex'), { peer, text })
-      this.#v6ByText.set(text, peer)
     }
-    const subnets = readSubnetRoutes(state.store.list<{ prefixes?: unknown }>(ROUTES_PREFIX), p => members.isMember(p), this.range)
+    const subnets = readSubnetRoutes(state.store.list<{ prefixes?: unknown }>(ROUTES_PREFIX), p => members.isMember(p), this.range, this.#ula)
     this.#routes.set(this.#book.owners(), v6, subnets)
     const others = subnets.filter(s => s.peer !== this.#init.self)
     const text = JSON.stringify(others.map(s => [s.prefix.text, s.peer]))
@@ -296,9 +300,14 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
   }
 
   #isForUs (dst: number | string): boolean {
-    if (typeof dst === 'string') return dst === this.#self6Hex
+    if (typeof dst === 'string') {
+      if (dst === this.#self6Hex) return true
+      if (this.#advertised6.length === 0) return false
+      const bytes = Buffer.from(dst, 'hex')
+      return this.#advertised6.some(p => inPrefix6(bytes, p))
+    }
     if (dst === this.#address) return true
-    return this.#advertised.some(p => inPrefix(dst, p))
+    return this.#advertised4.some(p => inPrefix(dst, p))
   }
 
   /** Packets a member sent: membership, source, destination and firewall checked, then into the TUN. */
@@ -333,7 +342,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
   peerFor (address: string): string {
     let peer: string | undefined
     if (isIPv4(address)) peer = this.#routes.lookup(ipv4ToInt(address))
-    else if (isIPv6(address)) peer = this.#v6ByText.get(new URL(`http://[${address}]/`).hostname.slice(1, -1))
+    else if (isIPv6(address)) peer = this.#routes.lookup(ipv6ToBytes(address).toString('hex'))
     else throw new OverlayConfigError(`not an IP address: ${JSON.stringify(address)}`)
     if (peer === this.#init.self) throw new SelfAddressError(address)
     if (peer === undefined) throw new NoRouteError(address)
@@ -379,7 +388,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
       address: this.address,
       address6: this.address6,
       range: this.range.text,
-      range6: meshUlaText(this.#init.meshId),
+      range6: this.#ula.text,
       advertised: this.#advertised.map(p => p.text),
       peers,
       counters: { ...this.counters },

@@ -150,6 +150,13 @@ describe('bad start conditions end in one clear message and a non-zero exit', ()
     writeFileSync(join(dir, 'config.json'), '{ "listen": 5 }')
     expectClear(await run(['--data-dir', dir]), 'CONFIG_INVALID')
     expectClear(await run(['--data-dir', tempDir(), '--control', '0.0.0.0:0']), 'CONFIG_INVALID')
+    // an overlay route that is neither an IPv4 nor an IPv6 prefix
+    const dir2 = tempDir()
+    mkdirSync(dir2, { recursive: true })
+    writeFileSync(join(dir2, 'config.json'), JSON.stringify({ overlay: { range: '100.96.0.0/16', routes: ['fd00:10::/64', '192.168.1.0/24', 'fd00:10::1/64'] } }))
+    const r = await run(['--data-dir', dir2])
+    expectClear(r, 'CONFIG_INVALID')
+    expect(r.stderr).toMatch(/overlay\.routes\.2.*an IPv4 or IPv6 prefix/s)
   })
 
   it('SIGINT shuts down cleanly with exit 0 and removes control.url', async () => {

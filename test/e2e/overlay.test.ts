@@ -249,7 +249,8 @@ describePrivileged('overlay between agents in network namespaces', ['ip', 'busyb
 
 /**
  * Three datacenters: `r` on the public side with a relay agent (relay=true), `a` and `b` each
- * behind its own MASQUERADE router; a host `h` with no agent on a LAN behind agent A.
+ * behind its own MASQUERADE router; a host `h` with no agent on a dual-stack LAN behind agent A
+ * (fd00:77::2 beside 10.77.0.2; A advertises both prefixes).
  *
  *   h 10.77.0.2 ── a 10.77.0.1 / 192.168.1.2 ── ra (NAT) ──┐
  *                                                         inet ── r 198.51.102.2 (relay agent)
@@ -281,7 +282,11 @@ describePrivileged('overlay across two MASQUERADE NATs through a member relay', 
     await lab.link(ns.inet!, '198.51.103.1', ns.r2!, '198.51.103.2', 30)
     const [, raLan] = await lab.link(ns.a!, '192.168.1.2', ns.ra!, '192.168.1.1')
     await lab.link(ns.b!, '192.168.2.2', ns.rb!, '192.168.2.1')
-    await lab.link(ns.a!, '10.77.0.1', ns.h!, '10.77.0.2')
+    const [aLan, hLan] = await lab.link(ns.a!, '10.77.0.1', ns.h!, '10.77.0.2')
+    for (const [n, dev, cidr] of [[ns.a!, aLan, 'fd00:77::1/64'], [ns.h!, hLan, 'fd00:77::2/64']] as const) {
+      const res = await execIn(n, ['ip', 'addr', 'add', cidr, 'dev', dev, 'nodad'])
+      if (res.code !== 0) throw new Error(`ip addr add ${cidr} in ${n}: ${res.stderr}`)
+    }
     void raLan
     await sysctl(ns.inet!, 'net.ipv4.ip_forward=1')
     for (const [router, wan] of [[ns.ra!, '198.51.100.1'], [ns.rb!, '198.51.101.1']] as const) {
@@ -301,7 +306,7 @@ describePrivileged('overlay across two MASQUERADE NATs through a member relay', 
     r = await lab.startAgent(ns.r!, { listen: '198.51.102.2', announce: true, tags: ['dc=r', 'relay=true'], overlay })
     const invite = async (tags: string[]): Promise<string> => (await r.cli<{ token: string }>(['invite', 'create', ...tags.flatMap(t => ['--tag', t])])).token
     r2 = await lab.startAgent(ns.r2!, { listen: '198.51.103.2', announce: true, tags: ['relay=true'], joinToken: await invite(['dc=r2', 'relay=true']), overlay })
-    a = await lab.startAgent(ns.a!, { listen: '192.168.1.2', extraListen: ['/p2p-circuit'], joinToken: await invite(['dc=a']), overlay: { ...overlay, routes: ['10.77.0.0/24'] } })
+    a = await lab.startAgent(ns.a!, { listen: '192.168.1.2', extraListen: ['/p2p-circuit'], joinToken: await invite(['dc=a']), overlay: { ...overlay, routes: ['10.77.0.0/24', 'fd00:77::/64'] } })
     b = await lab.startAgent(ns.b!, { listen: '192.168.2.2', extraListen: ['/p2p-circuit'], joinToken: await invite(['dc=b']), overlay })
     addrB = await peerAddress(a, b)
     addrA = await peerAddress(b, a)
@@ -334,15 +339,29 @@ describePrivileged('overlay across two MASQUERADE NATs through a member relay', 
     expect(st?.path).toBe('relayed')
   }, 180_000)
 
-  it('a host with no agent behind A is reached from B through A\'s advertised route', async () => {
-    await waitFor(async () => (await b.cli<{ routes: Array<{ destination: string, peer: string }> }>(['net', 'routes'])).routes.some(x => x.destination === '10.77.0.0/24' && x.peer === a.peerId), { what: 'the subnet route at b', timeoutMs: 15_000, intervalMs: 500 })
-    const p = await busyboxPing(ns.b!, '10.77.0.2', 3)
+  /** From B to host h through A's advertised `prefix`: the route at B, a ping, 4 MiB of TCP with a checksum. */
+  const reachHostThroughA = async (prefix: string, host: string, port: number): Promise<void> => {
+    await waitFor(async () => (await b.cli<{ routes: Array<{ destination: string, peer: string }> }>(['net', 'routes'])).routes.some(x => x.destination === prefix && x.peer === a.peerId), { what: `the subnet route ${prefix} at b`, timeoutMs: 15_000, intervalMs: 500 })
+    const p = await busyboxPing(ns.b!, host, 3)
     expect(p.ok, p.text).toBe(true)
-    const srv = lab.spawn(ns.h!, [process.execPath, script, 'serve', '10.77.0.2', '5005'])
+    const srv = lab.spawn(ns.h!, [process.execPath, script, 'serve', host, String(port)])
     await srv.waitForOutput(/listening/)
-    const t = await execIn(ns.b!, [process.execPath, script, 'send', '10.77.0.2', '5005', '4', '5'], 60_000)
+    const t = await execIn(ns.b!, [process.execPath, script, 'send', host, String(port), '4', String(port)], 60_000)
     expect(t.code, t.stderr).toBe(0)
-    expect(JSON.parse(t.stdout).reply.bytes).toBe(4 << 20)
+    const sent = JSON.parse(t.stdout)
+    expect(sent.reply).toEqual({ bytes: 4 << 20, sha256: sent.sha256 })
+  }
+
+  it('a host with no agent behind A is reached from B through A\'s advertised route', async () => {
+    await reachHostThroughA('10.77.0.0/24', '10.77.0.2', 5005)
+  }, 120_000)
+
+  it('the same host is reached over IPv6 through A\'s advertised v6 prefix (ping, TCP with a checksum)', async () => {
+    await reachHostThroughA('fd00:77::/64', 'fd00:77::2', 5006)
+    // B's kernel sends the prefix into its TUN; A forwards it onto the LAN and masquerades it
+    expect((await execIn(ns.b!, ['ip', '-6', 'route', 'show', 'fd00:77::/64'])).stdout).toContain('ctpfov0')
+    // a v6 prefix nobody advertises goes nowhere
+    expect((await busyboxPing(ns.b!, 'fd00:78::2', 1)).ok).toBe(false)
   }, 120_000)
 
   it('killing the relay in use leaves the overlay working through another member relay', async () => {

@@ -1,8 +1,9 @@
 /**
  * In-memory stand-ins for the overlay's unit tests: a replicated state shared by several
  * agents (last writer wins on (stamp, author), watchers per prefix), a membership view, and
- * IPv4 packets built by hand.
+ * IPv4 and IPv6 packets built by hand.
  */
+import { ipv6ToBytes } from '../../protocols/overlay/index.js'
 import type { OverlayMembers, OverlayState } from '../../protocols/overlay/index.js'
 import type { StateRecord } from '../../protocols/state/index.js'
 
@@ -99,13 +100,30 @@ export function tcp (src: string, dst: string, sport: number, dport: number, fla
   return ipv4(src, dst, 6, t)
 }
 
-export function udp (src: string, dst: string, sport: number, dport: number, payload = Buffer.from('x')): Buffer {
+function udpDatagram (sport: number, dport: number, payload: Buffer): Buffer {
   const u = Buffer.alloc(8 + payload.length)
   u.writeUInt16BE(sport, 0)
   u.writeUInt16BE(dport, 2)
   u.writeUInt16BE(8 + payload.length, 4)
   payload.copy(u, 8)
-  return ipv4(src, dst, 17, u)
+  return u
+}
+
+export function udp (src: string, dst: string, sport: number, dport: number, payload = Buffer.from('x')): Buffer {
+  return ipv4(src, dst, 17, udpDatagram(sport, dport, payload))
+}
+
+/** A UDP datagram over IPv6 (checksum left zero: the fake TUN does not check it). */
+export function udp6 (src: string, dst: string, sport: number, dport: number, payload = Buffer.from('x')): Buffer {
+  const u = udpDatagram(sport, dport, payload)
+  const h = Buffer.alloc(40)
+  h[0] = 0x60
+  h.writeUInt16BE(u.length, 4)
+  h[6] = 17
+  h[7] = 64
+  ipv6ToBytes(src).copy(h, 8)
+  ipv6ToBytes(dst).copy(h, 24)
+  return Buffer.concat([h, u])
 }
 
 /** Deterministic pseudo-random bytes. */

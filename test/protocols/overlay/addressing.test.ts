@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   AddressBook, OverlayConfigError, candidate, claimKey, formatIpv6, intToIpv4, ipv4ToInt, ipv6OfPeer,
-  meshUlaText, parseV4Prefix, usableCount
+  inPrefix6, ipv6ToBytes, meshUla, meshUlaText, overlaps6, parseIpPrefix, parseV4Prefix, parseV6Prefix, subnetPrefix, usableCount
 } from '../../../protocols/overlay/index.js'
 import { FakeMembers, SharedState } from '../../helpers/overlay-fakes.js'
 
@@ -14,6 +14,41 @@ describe('overlay addresses', () => {
       expect(() => parseV4Prefix(bad), bad).toThrow(OverlayConfigError)
     }
     expect(intToIpv4(ipv4ToInt('100.96.200.7'))).toBe('100.96.200.7')
+  })
+
+  it('parses IPv6 prefixes, matches addresses against them and refuses subnets that are too wide or overlap the mesh', () => {
+    expect(ipv6ToBytes('fd00:10::1').toString('hex')).toBe('fd000010000000000000000000000001')
+    expect(ipv6ToBytes('::ffff:192.0.2.1').toString('hex')).toBe('00000000000000000000ffffc0000201')
+    expect(ipv6ToBytes('2001:db8:1:2:3:4:5:6').toString('hex')).toBe('20010db8000100020003000400050006')
+    const p = parseV6Prefix('fd00:0010:0:0::/64')
+    expect(p).toMatchObject({ prefix: 64, text: 'fd00:10::/64' })
+    expect(inPrefix6(ipv6ToBytes('fd00:10::9'), p)).toBe(true)
+    expect(inPrefix6(ipv6ToBytes('fd00:11::9'), p)).toBe(false)
+    // a length that is not a whole byte
+    const odd = parseV6Prefix('fd00:10:0:8000::/49')
+    expect(inPrefix6(ipv6ToBytes('fd00:10:0:ffff::1'), odd)).toBe(true)
+    expect(inPrefix6(ipv6ToBytes('fd00:10:0:7fff::1'), odd)).toBe(false)
+    for (const bad of ['fd00:10::1/64', 'fd00::/129', 'fd00::', 'fd00::/x', '10.0.0.0/8/1', 'zz::/64']) {
+      expect(() => parseV6Prefix(bad), bad).toThrow(OverlayConfigError)
+    }
+    expect('v6' in parseIpPrefix('fd00:10::/64')).toBe(true)
+    expect('v4' in parseIpPrefix('10.1.0.0/16')).toBe(true)
+    const ula = meshUla('mesh-1')
+    expect(overlaps6(ula, parseV6Prefix(`${ula.text.replace('::/48', '')}:7::/64`))).toBe(true)
+    const whys: string[] = []
+    const why = (w: string): void => { whys.push(w) }
+    expect(subnetPrefix('fd00:10::/64', range, ula, why)).toMatchObject({ text: 'fd00:10::/64' })
+    expect(subnetPrefix('fd00::/8', range, ula, why)).toBeUndefined()
+    expect(subnetPrefix(`${ula.text.replace('::/48', '')}:7::/64`, range, ula, why)).toBeUndefined()
+    expect(subnetPrefix('100.96.3.0/24', range, ula, why)).toBeUndefined()
+    expect(subnetPrefix('10.0.0.0/7', range, ula, why)).toBeUndefined()
+    expect(subnetPrefix('192.168.10.0/24', range, ula, why)).toMatchObject({ text: '192.168.10.0/24' })
+    expect(whys).toEqual([
+      'fd00::/8 is wider than a /16',
+      expect.stringMatching(/overlaps the mesh's own fd[0-9a-f:]+\/48/),
+      '100.96.3.0/24 overlaps the mesh range 100.96.0.0/16',
+      '10.0.0.0/7 is wider than a /8'
+    ])
   })
 
   it('derives a stable IPv6 address per peer inside the mesh ULA /48', () => {

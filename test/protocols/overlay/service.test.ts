@@ -9,7 +9,7 @@ import { OVERLAY_PROTOCOL, OverlayService, ipv6OfPeer, parsePacket } from '../..
 import { createFakeTunPair } from '../../../protocols/overlay/tun/index.js'
 import type { FakeTunDevice } from '../../../protocols/overlay/tun/index.js'
 import type { Libp2p } from '@libp2p/interface'
-import { FakeMembers, SharedState, icmpEcho, tcp, udp } from '../../helpers/overlay-fakes.js'
+import { FakeMembers, SharedState, icmpEcho, tcp, udp, udp6 } from '../../helpers/overlay-fakes.js'
 import { waitFor } from '../../helpers/agents.js'
 
 const silent = pino({ level: 'silent' })
@@ -154,6 +154,34 @@ describe('overlay service (two in-process libp2p nodes, fake TUNs)', () => {
     // a packet for a LAN that nobody advertises goes nowhere
     send(a, [udp(addr(a), '192.168.51.9', 1, 53)])
     await waitFor(() => a.service.counters.noRoute === 1, { what: 'no route counted' })
+  })
+
+  it('routes an advertised IPv6 subnet, and refuses v6 sources outside what the sender owns or routes', async () => {
+    const { agents: [a, b] } = await mesh(2, { advertise: [undefined, ['192.168.50.0/24', 'fd00:50::/64']] })
+    await waitFor(() => a.service.routes().some(r => r.kind === 'subnet' && r.destination === 'fd00:50::/64' && r.peer === b.peer), { what: 'the v6 subnet route at a' })
+    expect(b.service.status().advertised).toEqual(['192.168.50.0/24', 'fd00:50::/64'])
+    expect(a.service.peerFor('fd00:50::9')).toBe(b.peer)
+    const a6 = a.service.address6
+    send(a, [udp6(a6, 'fd00:50::9', 1, 53)])
+    await waitFor(() => b.received.length === 1, { what: 'the v6 packet for the LAN host at b' })
+    expect(parsePacket(b.received[0]!)).toMatchObject({ version: 6, dport: 53 })
+    // the LAN host's answer comes back with its own source address
+    send(b, [udp6('fd00:50::9', a6, 53, 1)])
+    await waitFor(() => a.received.length === 1, { what: 'the v6 answer at a' })
+    // b may not speak for a v6 LAN it does not advertise
+    send(b, [udp6('fd00:51::9', a6, 53, 1)])
+    await waitFor(() => a.service.counters.spoofed === 1, { what: 'the spoofed v6 source counted' })
+    // nor send into a v6 LAN that a does not route
+    send(b, [udp6(b.service.address6, 'fd00:52::1', 1, 53)])
+    await waitFor(() => b.service.counters.noRoute === 1, { what: 'no v6 route counted' })
+    expect(a.received).toHaveLength(1)
+  })
+
+  it('refuses to advertise prefixes that are too wide or overlap the mesh', () => {
+    const fake = { libp2p: {} as never, state: new SharedState().view('p'), members: new FakeMembers(), tun: createFakeTunPair()[0] }
+    expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['fd00::/8'] }, fake)).toThrow(/wider than a \/16/)
+    expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['100.96.1.0/24'] }, fake)).toThrow(/overlaps the mesh range/)
+    expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['fd00:1::1/64'] }, fake)).toThrow(/host bits/)
   })
 
   it('moves to another address when an earlier claim for its address shows up', async () => {
