@@ -75,3 +75,54 @@ export class OverlayStoppedError extends Error {
     super('the overlay is stopped')
   }
 }
+
+/** An end-to-end message (INIT, RESP, DATA) is truncated, too long or of the wrong type. */
+export class E2eMessageError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_MESSAGE'
+  readonly code = E2eMessageError.code
+  override readonly name = 'E2eMessageError'
+}
+
+/** An end-to-end handshake message was refused; `reason` says why (never key material). */
+export class E2eHandshakeError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_HANDSHAKE'
+  readonly code = E2eHandshakeError.code
+  override readonly name = 'E2eHandshakeError'
+  constructor (readonly reason: string) {
+    super(`end-to-end handshake refused: ${reason}`)
+  }
+}
+
+/** No end-to-end session exists yet to seal with. */
+export class E2eNotReadyError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_NOT_READY'
+  readonly code = E2eNotReadyError.code
+  override readonly name = 'E2eNotReadyError'
+  constructor (readonly peer: string) {
+    super(`no end-to-end session with ${peer} yet`)
+  }
+}
+
+/** The session's send counter reached its limit: a new handshake is needed before sealing more. */
+export class E2eCounterExhaustedError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_COUNTER_EXHAUSTED'
+  readonly code = E2eCounterExhaustedError.code
+  override readonly name = 'E2eCounterExhaustedError'
+  constructor (readonly peer: string) {
+    super(`the end-to-end session with ${peer} has sealed its last message`)
+  }
+}
+
+/** A DATA message was already received, or is older than the replay window. */
+export class E2eReplayError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_REPLAY'
+  readonly code = E2eReplayError.code
+  override readonly name = 'E2eReplayError'
+}
+
+/** A DATA message did not authenticate (bad tag) or names no session this endpoint knows. */
+export class E2eAuthError extends Error {
+  static readonly code = 'ERR_OVERLAY_E2E_AUTH'
+  readonly code = E2eAuthError.code
+  override readonly name = 'E2eAuthError'
+}
