@@ -233,6 +233,7 @@ export class Agent {
       await startMediaRoles({ tags: tagsNow, jobs: replication.jobs, state: replication.state, artifacts, dataDir: config.dataDir, log })
       agent.#overlay = await startOverlay({
         self: selfId, meshId, tags: tagsNow, config: { enabled: config.overlay?.enabled ?? true, ...config.overlay }, node, state: replication.state, registry, jobs: replication.jobs,
+        sign: async data => await identity.sign(data),
         log: log.child({ component: 'overlay' })
       })
       if (hasRole(tagsNow, 'registry')) {

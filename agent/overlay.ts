@@ -53,6 +53,8 @@ export interface OverlayInit {
   state: StateService
   registry: MemberRegistry
   jobs: JobRunner
+  /** Signs with the agent's key (the overlay's end-to-end handshakes through member relays). */
+  sign: (data: Uint8Array) => Promise<Uint8Array>
   log: Logger
 }
 
@@ -115,7 +117,7 @@ export interface Overlay {
 export const overlayMetricKeys = [
   'up', 'peers', 'peersDirect', 'peersRelayed', 'bytesIn', 'bytesOut', 'packetsIn', 'packetsOut',
   'droppedNoRoute', 'droppedNotMember', 'droppedSpoofed', 'droppedNotForUs', 'droppedFirewall', 'droppedMalformed', 'droppedUnsent',
-  'dnsQueries', 'dnsAnswers', 'dnsNxdomain', 'dnsRefused'
+  'relayedFrames', 'relayRefused', 'dnsQueries', 'dnsAnswers', 'dnsNxdomain', 'dnsRefused'
 ] as const
 
 const RULE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/
@@ -209,7 +211,7 @@ export async function startOverlay (init: OverlayInit): Promise<Overlay> {
   }
   try {
     service = new OverlayService({ self: init.self, meshId: init.meshId, range: config.range, advertise: config.routes }, {
-      libp2p: init.node, state: init.state, members: membersOf(init.registry), tun, logger: log
+      libp2p: init.node, state: init.state, members: membersOf(init.registry), tun, sign: init.sign, logger: log
     })
   } catch (err) {
     await tun.close()
@@ -337,7 +339,9 @@ class Meter {
       droppedFirewall: c.firewallDenied,
       droppedMalformed: c.malformed,
       // the per-peer drops not counted under a reason above: send queue full, no stream to the peer
-      droppedUnsent: Math.max(0, sum.dropped - c.spoofed - c.notForUs - c.firewallDenied)
+      droppedUnsent: Math.max(0, sum.dropped - c.spoofed - c.notForUs - c.firewallDenied),
+      relayedFrames: c.relayed,
+      relayRefused: c.relayRefused
     }
   }
 }

@@ -138,6 +138,8 @@ export const METRIC_TABLE: Readonly<Record<string, Entry>> = {
   overlayDroppedFirewall: c('overlay_dropped_firewall', 'Overlay packets denied by the firewall.'),
   overlayDroppedMalformed: c('overlay_dropped_malformed', 'Packets that did not parse as IP.'),
   overlayDroppedUnsent: c('overlay_dropped_unsent', 'Packets to members dropped unsent: send queue full or no stream to the peer.'),
+  overlayRelayedFrames: c('overlay_relayed_frames', 'Overlay frames this agent, a member relay, passed on between two members (sealed end to end).'),
+  overlayRelayRefused: c('overlay_relay_refused_frames', 'Frames this agent refused to pass on: not a relay, not members, or no direct stream to the destination.'),
   overlayDnsQueries: c('overlay_dns_queries', 'Queries to the overlay name server (UDP and TCP).'),
   overlayDnsAnswers: c('overlay_dns_answers', 'Overlay name queries answered from the zone.'),
   overlayDnsNxdomain: c('overlay_dns_responses_nxdomain', 'Overlay name queries answered NXDOMAIN.'),

@@ -1,7 +1,13 @@
 /** Protocol id, limits and timings of the overlay. Wire changes bump the version (see wire.ts). */
 
 /** The packet transport between members: one long-lived stream per peer and direction. */
-export const OVERLAY_PROTOCOL = '/ctpf/overlay/1.0.0'
+export const OVERLAY_PROTOCOL = '/ctpf/overlay/1.1.0'
+/** The first version (no forwarding through member relays): still accepted and spoken. */
+export const OVERLAY_PROTOCOL_1_0 = '/ctpf/overlay/1.0.0'
+/** How long an end-to-end handshake through a member relay may take before the next relay is tried. */
+export const FORWARD_HANDSHAKE_MS = 3_000
+/** Frames held for a peer while its stream opens (forwarded frames, at a relay or a sender). */
+export const MAX_PENDING_FRAMES = 256
 
 /** Largest frame on the wire (a batch of packets). */
 export const MAX_FRAME_BYTES = 4 << 20

@@ -11,11 +11,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { isIPv4, isIPv6 } from 'node:net'
 import { addVnetHdr, toPlainPackets, VNET_HDR_LEN } from './tun/index.js'
 import { AddressBook } from './addresses.js'
-import { FIREWALL_PREFIX, OVERLAY_PROTOCOL, PATH_CHECK_MS, PING_INTERVAL_MS, RELAY_CHECK_MS, ROUTES_PREFIX, ADDRESSES_PREFIX } from './constants.js'
+import { FIREWALL_PREFIX, OVERLAY_PROTOCOL, OVERLAY_PROTOCOL_1_0, PATH_CHECK_MS, PING_INTERVAL_MS, RELAY_CHECK_MS, ROUTES_PREFIX, ADDRESSES_PREFIX } from './constants.js'
 import { NoRouteError, NotMemberError, OverlayConfigError, SelfAddressError } from './errors.js'
 import { Firewall } from './firewall.js'
 import { inPrefix, inPrefix6, intToIpv4, ipv4ToInt, ipv6BytesOfPeer, ipv6ToBytes, formatIpv6, meshUla, parseV4Prefix } from './ip.js'
 import { parsePacket } from './packet.js'
+import { FRAME_DELIVERED, encodeRelayed } from './wire.js'
 import { RouteTable, isV6Prefix, readSubnetRoutes, subnetPrefix } from './routes.js'
 import { PeerSession } from './session.js'
 import type { V4Prefix, V6Prefix } from './ip.js'
@@ -41,6 +42,8 @@ export interface OverlayServiceComponents {
   state: OverlayState
   members: OverlayMembers
   tun: TunDevice
+  /** Signs with this agent's libp2p key (end-to-end handshakes through member relays). */
+  sign: (data: Uint8Array) => Promise<Uint8Array>
   logger?: Logger
 }
 
@@ -58,6 +61,10 @@ export interface OverlayCounters {
   notForUs: number
   firewallDenied: number
   malformed: number
+  /** Frames this agent (a member relay) passed on between two members. */
+  relayed: number
+  /** Frames it refused to pass on: not a relay, not members, or no direct stream to the destination. */
+  relayRefused: number
 }
 
 export interface OverlayServiceStatus {
@@ -72,7 +79,7 @@ export interface OverlayServiceStatus {
 }
 
 export class OverlayService extends EventEmitter<OverlayServiceEvents> {
-  readonly counters: OverlayCounters = { noRoute: 0, notMember: 0, spoofed: 0, notForUs: 0, firewallDenied: 0, malformed: 0 }
+  readonly counters: OverlayCounters = { noRoute: 0, notMember: 0, spoofed: 0, notForUs: 0, firewallDenied: 0, malformed: 0, relayed: 0, relayRefused: 0 }
   readonly firewall = new Firewall()
   readonly range: V4Prefix
   readonly address6: string
@@ -123,7 +130,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     if (this.#started) return
     this.#started = true
     const { libp2p, state, members, tun } = this.#c
-    await libp2p.handle(OVERLAY_PROTOCOL, (stream, conn) => { this.#onStream(stream, conn) }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await libp2p.handle([OVERLAY_PROTOCOL, OVERLAY_PROTOCOL_1_0], (stream, conn) => { this.#onStream(stream, conn) }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
     const rebuild = (): void => { this.#queueRebuild() }
     this.#unwatch.push(
       state.store.watch(ADDRESSES_PREFIX, rebuild),
@@ -141,7 +148,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     every(this.#init.pingIntervalMs ?? PING_INTERVAL_MS, () => {
       for (const s of this.#sessions.values()) if (s.path !== undefined) s.ping().catch(() => {})
     })
-    every(PATH_CHECK_MS, () => { for (const s of this.#sessions.values()) s.checkPath() })
+    every(PATH_CHECK_MS, () => { for (const s of this.#sessions.values()) { s.checkPath(); s.rekey() } })
     every(30_000, () => { this.firewall.sweep(Date.now()) })
     every(RELAY_CHECK_MS, () => { void this.#keepRelays() })
     void this.#keepRelays()
@@ -156,7 +163,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     this.#unwatch = []
     this.#c.tun.off('packets', this.#onTunPackets)
     this.#c.libp2p.removeEventListener('connection:open', this.#onConnection)
-    await this.#c.libp2p.unhandle(OVERLAY_PROTOCOL).catch(() => {})
+    await this.#c.libp2p.unhandle([OVERLAY_PROTOCOL, OVERLAY_PROTOCOL_1_0]).catch(() => {})
     for (const s of this.#sessions.values()) s.close()
     this.#sessions.clear()
     this.#congested.clear()
@@ -252,10 +259,15 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     if (s == null) {
       s = new PeerSession(peer, {
         libp2p: this.#c.libp2p,
+        self: this.#init.self,
+        sign: this.#c.sign,
         logger: this.#c.logger,
         onPackets: (session, pkts) => { this.#fromPeer(session, pkts) },
         onCongestion: (session, congested) => { this.#onCongestion(session, congested) },
-        relays: () => this.#relays()
+        relays: () => this.#relays(),
+        sessionOf: p => this.#session(p),
+        onForward: (from, dst, payload) => { this.#forward(from, dst, payload) },
+        onDelivered: (relay, src, payload) => { this.#delivered(relay, src, payload) }
       })
       this.#sessions.set(peer, s)
     }
@@ -270,6 +282,32 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
       return
     }
     this.#session(peer).attach(stream, conn)
+  }
+
+  /**
+   * As a member relay: passes an end-to-end payload from one member to another over this
+   * agent's direct stream to the destination (never onward through another relay).
+   */
+  #forward (from: PeerSession, dst: string, payload: Buffer): void {
+    const { members, libp2p } = this.#c
+    const ok = this.#started && members.tagsOf(this.#init.self).relay === 'true' && members.isMember(from.peer) &&
+      dst !== from.peer && dst !== this.#init.self && members.isMember(dst) &&
+      libp2p.getConnections(peerIdFromString(dst)).some(c => c.status === 'open' && c.limits == null && !c.remoteAddr.toString().includes('/p2p-circuit'))
+    if (!ok || !this.#session(dst).sendFrame(encodeRelayed(FRAME_DELIVERED, from.peer, payload))) {
+      this.counters.relayRefused++
+      return
+    }
+    this.counters.relayed++
+  }
+
+  /** A member relay passed on an end-to-end payload from `src`. */
+  #delivered (relay: PeerSession, src: string, payload: Buffer): void {
+    const { members } = this.#c
+    if (!this.#started || src === this.#init.self || !members.isMember(src) || members.tagsOf(relay.peer).relay !== 'true') {
+      this.counters.notMember++
+      return
+    }
+    void this.#session(src).onForwarded(relay.peer, payload)
   }
 
   #onCongestion (session: PeerSession, congested: boolean): void {

@@ -8,8 +8,15 @@
  *             TUN does TSO; an all-zero header otherwise)
  *   PING    = type 1, body = nonce:u32be
  *   PONG    = type 2, body = nonce:u32be (echoes a PING)
+ *   FORWARD = type 3, body = dstLen:u8 dst(peer id, UTF-8) payload — to a member relay: pass
+ *             `payload` on to member `dst` (1.1.0)
+ *   DELIVERED = type 4, body = srcLen:u8 src(peer id) payload — from a member relay: `payload`
+ *             came from member `src` (1.1.0)
+ *   A forwarded payload is an end-to-end message between src and dst (e2e.ts: a handshake, or
+ *   DATA sealing one whole frame of the types above), so the relay reads nothing.
  *
- * Changelog: 1.0.0 (2026-11-22) first version.
+ * Changelog: 1.0.0 (2026-11-22) first version. 1.1.0 (2026-11-23) FORWARD and DELIVERED; agents
+ * still speak 1.0.0 (without them) to agents that know only it.
  */
 import { MAX_FRAME_BYTES, MAX_PACKET_BYTES } from './constants.js'
 import { OverlayWireError } from './errors.js'
@@ -17,10 +24,14 @@ import { OverlayWireError } from './errors.js'
 export const FRAME_PACKETS = 0
 export const FRAME_PING = 1
 export const FRAME_PONG = 2
+export const FRAME_FORWARD = 3
+export const FRAME_DELIVERED = 4
 
 export type Frame =
   | { type: typeof FRAME_PACKETS, packets: Buffer[] }
   | { type: typeof FRAME_PING | typeof FRAME_PONG, nonce: number }
+  /** `peer`: the destination of a FORWARD, the source of a DELIVERED. */
+  | { type: typeof FRAME_FORWARD | typeof FRAME_DELIVERED, peer: string, payload: Buffer }
 
 /** One PACKETS frame for a batch (one copy of the payload). */
 export function encodePackets (pkts: readonly Uint8Array[]): Buffer {
@@ -65,6 +76,21 @@ export function encodeControl (type: typeof FRAME_PING | typeof FRAME_PONG, nonc
   return out
 }
 
+/** A FORWARD (to `peer`) or DELIVERED (from `peer`) frame around an end-to-end payload. */
+export function encodeRelayed (type: typeof FRAME_FORWARD | typeof FRAME_DELIVERED, peer: string, payload: Uint8Array): Buffer {
+  const id = Buffer.from(peer, 'utf8')
+  if (id.length < 1 || id.length > 255) throw new OverlayWireError(`peer id of ${id.length} bytes`)
+  const len = 5 + 1 + id.length + payload.length
+  if (len > MAX_FRAME_BYTES) throw new OverlayWireError(`forwarded frame of ${len} bytes exceeds a frame`)
+  const out = Buffer.allocUnsafe(len)
+  out.writeUInt32BE(len - 4, 0)
+  out[4] = type
+  out[5] = id.length
+  id.copy(out, 6)
+  out.set(payload, 6 + id.length)
+  return out
+}
+
 function decodeBody (type: number, body: Buffer): Frame {
   if (type === FRAME_PACKETS) {
     const packets: Buffer[] = []
@@ -81,6 +107,11 @@ function decodeBody (type: number, body: Buffer): Frame {
   if (type === FRAME_PING || type === FRAME_PONG) {
     if (body.length !== 4) throw new OverlayWireError('bad ping frame')
     return { type, nonce: body.readUInt32BE(0) }
+  }
+  if (type === FRAME_FORWARD || type === FRAME_DELIVERED) {
+    const n = body[0]
+    if (n === undefined || n < 1 || body.length < 1 + n) throw new OverlayWireError('bad forwarded frame')
+    return { type, peer: body.subarray(1, 1 + n).toString('utf8'), payload: body.subarray(1 + n) }
   }
   throw new OverlayWireError(`unknown frame type ${type}`)
 }

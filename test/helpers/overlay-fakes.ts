@@ -4,10 +4,31 @@
  * IPv4 and IPv6 packets built by hand.
  */
 import { ipv6ToBytes } from '../../protocols/overlay/index.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { OverlayMembers, OverlayState } from '../../protocols/overlay/index.js'
+import type { PrivateKey } from '@libp2p/interface'
 import type { StateRecord } from '../../protocols/state/index.js'
 
 const MESH = 'ctpf-ov-test-mesh'
+
+const keys = new Map<string, PrivateKey>()
+
+/** A fresh Ed25519 key for a test node (`createLibp2p({ privateKey })`), so `signer(peer)` can sign as it. */
+export async function newKey (): Promise<PrivateKey> {
+  const key = await generateKeyPair('Ed25519')
+  keys.set(peerIdFromPrivateKey(key).toString(), key)
+  return key
+}
+
+/** Signs as a peer made with `newKey()` (an overlay service's `sign`). */
+export function signer (peer: string): (data: Uint8Array) => Promise<Uint8Array> {
+  return async data => {
+    const key = keys.get(peer)
+    if (key == null) throw new Error(`no test key for ${peer}`)
+    return await key.sign(data)
+  }
+}
 
 /** One keyspace seen by many agents; `view(peer)` writes as that peer. */
 export class SharedState {

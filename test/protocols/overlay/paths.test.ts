@@ -12,13 +12,14 @@ import { createFakeTunPair } from '../../../protocols/overlay/tun/index.js'
 import type { FakeTunDevice } from '../../../protocols/overlay/tun/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { FakeMembers, SharedState, udp } from '../../helpers/overlay-fakes.js'
+import { FakeMembers, SharedState, newKey, signer, udp } from '../../helpers/overlay-fakes.js'
 import { waitFor } from '../../helpers/agents.js'
 
 const silent = pino({ level: 'silent' })
 
 async function node (relay: boolean): Promise<Libp2p> {
   return await createLibp2p({
+    privateKey: await newKey(),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcpTransport(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
@@ -33,6 +34,8 @@ const listenRelayed = async (n: Libp2p): Promise<void> => {
 }
 
 describe('overlay paths (real libp2p with a circuit relay)', () => {
+  // the relay here runs no overlay (an agent that speaks only /ctpf/overlay/1.0.0 would be the
+  // same): a stream on a circuit-relay connection is the way
   const stops: Array<() => Promise<unknown>> = []
   afterAll(async () => { for (const s of stops.reverse()) await s().catch(() => {}) })
 
@@ -56,7 +59,7 @@ describe('overlay paths (real libp2p with a circuit relay)', () => {
       const [tun, kernel] = createFakeTunPair()
       tuns.push(tun)
       if (n === b) kernel.on('packets', pkts => { got.push(...pkts) })
-      const s = new OverlayService({ self: peer, meshId: 'ctpf-ov-paths', range: '100.96.0.0/16' }, { libp2p: n, state: state.view(peer), members, tun, logger: silent })
+      const s = new OverlayService({ self: peer, meshId: 'ctpf-ov-paths', range: '100.96.0.0/16' }, { libp2p: n, state: state.view(peer), members, tun, sign: signer(peer), logger: silent })
       await s.start()
       stops.push(async () => { await s.stop() })
       services.push(s)

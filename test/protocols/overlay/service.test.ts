@@ -9,7 +9,7 @@ import { OVERLAY_PROTOCOL, OverlayService, ipv6OfPeer, parsePacket } from '../..
 import { createFakeTunPair } from '../../../protocols/overlay/tun/index.js'
 import type { FakeTunDevice } from '../../../protocols/overlay/tun/index.js'
 import type { Libp2p } from '@libp2p/interface'
-import { FakeMembers, SharedState, icmpEcho, tcp, udp, udp6 } from '../../helpers/overlay-fakes.js'
+import { FakeMembers, SharedState, icmpEcho, newKey, signer, tcp, udp, udp6 } from '../../helpers/overlay-fakes.js'
 import { waitFor } from '../../helpers/agents.js'
 
 const silent = pino({ level: 'silent' })
@@ -19,6 +19,7 @@ interface TestAgent { node: Libp2p, peer: string, service: OverlayService, tun: 
 
 async function node (): Promise<Libp2p> {
   return await createLibp2p({
+    privateKey: await newKey(),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcpTransport()],
     connectionEncrypters: [noise()],
@@ -41,7 +42,7 @@ async function mesh (n: number, opts: { tags?: Array<Record<string, string>>, ad
     const [tun, kernel] = createFakeTunPair({ names: [`ov${i}`, `k${i}`] })
     const received: Buffer[] = []
     kernel.on('packets', pkts => { received.push(...pkts) })
-    const service = new OverlayService({ self: peer, meshId: 'ctpf-ov-mesh', range: RANGE, advertise: opts.advertise?.[i], pingIntervalMs: 200 }, { libp2p: nd, state: state.view(peer), members, tun, logger: silent })
+    const service = new OverlayService({ self: peer, meshId: 'ctpf-ov-mesh', range: RANGE, advertise: opts.advertise?.[i], pingIntervalMs: 200 }, { libp2p: nd, state: state.view(peer), members, tun, sign: signer(peer), logger: silent })
     await service.start()
     cleanups.push(async () => { await service.stop() })
     agents.push({ node: nd, peer, service, tun, kernel, received })
@@ -178,7 +179,7 @@ describe('overlay service (two in-process libp2p nodes, fake TUNs)', () => {
   })
 
   it('refuses to advertise prefixes that are too wide or overlap the mesh', () => {
-    const fake = { libp2p: {} as never, state: new SharedState().view('p'), members: new FakeMembers(), tun: createFakeTunPair()[0] }
+    const fake = { libp2p: {} as never, state: new SharedState().view('p'), members: new FakeMembers(), tun: createFakeTunPair()[0], sign: async () => new Uint8Array() }
     expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['fd00::/8'] }, fake)).toThrow(/wider than a \/16/)
     expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['100.96.1.0/24'] }, fake)).toThrow(/overlaps the mesh range/)
     expect(() => new OverlayService({ self: 'p', meshId: 'm', range: RANGE, advertise: ['fd00:1::1/64'] }, fake)).toThrow(/host bits/)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FRAME_PACKETS, FRAME_PING, FrameDecoder, OverlayWireError, encodeControl, encodePacketFrames, encodePackets } from '../../../protocols/overlay/index.js'
+import { FRAME_DELIVERED, FRAME_FORWARD, FRAME_PACKETS, FRAME_PING, FrameDecoder, OverlayWireError, encodeControl, encodePacketFrames, encodePackets, encodeRelayed } from '../../../protocols/overlay/index.js'
 import { pseudoRandomBytes } from '../../helpers/overlay-fakes.js'
 
 describe('overlay wire format', () => {
@@ -26,6 +26,26 @@ describe('overlay wire format', () => {
     const got = frames.flatMap(f => d.push(f)).flatMap(f => f.type === FRAME_PACKETS ? f.packets : [])
     expect(got).toHaveLength(40)
     expect(Buffer.compare(got[39] as Buffer, pkts[39] as Buffer)).toBe(0)
+  })
+
+  it('carries forwarded frames: the peer id and the opaque payload, split anywhere', () => {
+    const peer = '12D3KooWHxeyHXsmDX7Sx2x625gt9BJnCJ4CKHcbeANsnBnUso9M'
+    const payload = pseudoRandomBytes(70_000, 9)
+    const bytes = Buffer.concat([encodeRelayed(FRAME_FORWARD, peer, payload), encodeRelayed(FRAME_DELIVERED, peer, Buffer.alloc(0))])
+    for (const step of [1, 13, 4096, bytes.length]) {
+      const d = new FrameDecoder()
+      const frames = []
+      for (let i = 0; i < bytes.length; i += step) frames.push(...d.push(bytes.subarray(i, i + step)))
+      expect(frames).toHaveLength(2)
+      expect(frames[0]).toMatchObject({ type: FRAME_FORWARD, peer })
+      expect(Buffer.compare((frames[0] as { payload: Buffer }).payload, payload)).toBe(0)
+      expect(frames[1]).toMatchObject({ type: FRAME_DELIVERED, peer })
+    }
+    expect(() => encodeRelayed(FRAME_FORWARD, '', payload)).toThrow(OverlayWireError)
+    expect(() => encodeRelayed(FRAME_FORWARD, 'x'.repeat(256), payload)).toThrow(OverlayWireError)
+    // a peer id longer than the body, or none at all
+    expect(() => new FrameDecoder().push(Buffer.from([0, 0, 0, 3, 3, 9, 65]))).toThrow(/bad forwarded frame/)
+    expect(() => new FrameDecoder().push(Buffer.from([0, 0, 0, 2, 4, 0]))).toThrow(/bad forwarded frame/)
   })
 
   it('refuses frames over the limit, unknown types and packet lengths that overrun', () => {
