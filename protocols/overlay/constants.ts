@@ -6,8 +6,8 @@ export const OVERLAY_PROTOCOL = '/ctpf/overlay/1.1.0'
 export const OVERLAY_PROTOCOL_1_0 = '/ctpf/overlay/1.0.0'
 /** How long an end-to-end handshake through a member relay may take before the next relay is tried. */
 export const FORWARD_HANDSHAKE_MS = 3_000
-/** Frames held for a peer while its stream opens (forwarded frames, at a relay or a sender). */
-export const MAX_PENDING_FRAMES = 256
+/** Bytes of whole frames held for a peer while its stream opens (forwarded ones, at a relay or a sender); more are dropped. */
+export const MAX_PENDING_FRAME_BYTES = 4 << 20
 
 /** Largest frame on the wire (a batch of packets). */
 export const MAX_FRAME_BYTES = 4 << 20

@@ -15,7 +15,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { FORWARD_HANDSHAKE_MS, MAX_PENDING_FRAMES, MAX_PENDING_PACKETS, OVERLAY_PROTOCOL, OVERLAY_PROTOCOL_1_0, PING_TIMEOUT_MS } from './constants.js'
+import { FORWARD_HANDSHAKE_MS, MAX_PENDING_FRAME_BYTES, MAX_PENDING_PACKETS, OVERLAY_PROTOCOL, OVERLAY_PROTOCOL_1_0, PING_TIMEOUT_MS } from './constants.js'
 import { E2E_DATA, E2eEndpoint, e2eMessageType } from './e2e.js'
 import { E2eAuthError, OverlayStoppedError, PeerUnreachableError } from './errors.js'
 import { FRAME_DELIVERED, FRAME_FORWARD, FRAME_PACKETS, FRAME_PING, FRAME_PONG, FrameDecoder, encodeControl, encodePacketFrames, encodeRelayed } from './wire.js'
@@ -57,6 +57,7 @@ export class PeerSession {
   #pending: Buffer[] = []
   /** Whole frames waiting for the stream (forwarded ones, when this peer is a relay or a destination). */
   #pendingFrames: Buffer[] = []
+  #pendingFrameBytes = 0
   #congested = false
   #retryAt = 0
   #closed = false
@@ -113,8 +114,9 @@ export class PeerSession {
     const tx = this.#tx
     if (tx != null && tx.stream.protocol !== OVERLAY_PROTOCOL) return false
     if (tx == null) {
-      if (this.#pendingFrames.length >= MAX_PENDING_FRAMES) return false
+      if (this.#pendingFrameBytes + frame.length > MAX_PENDING_FRAME_BYTES) return false
       this.#pendingFrames.push(frame)
+      this.#pendingFrameBytes += frame.length
       this.#ensureStream()
       return true
     }
@@ -194,6 +196,7 @@ export class PeerSession {
     if (tx != null && this.#pendingFrames.length > 0) {
       const frames = this.#pendingFrames
       this.#pendingFrames = []
+      this.#pendingFrameBytes = 0
       for (const f of frames) this.sendFrame(f)
     }
     if (this.#pending.length === 0) return
@@ -214,6 +217,7 @@ export class PeerSession {
       this.stats.dropped += this.#pending.length
       this.#pending = []
       this.#pendingFrames = []
+      this.#pendingFrameBytes = 0
       this.host.logger?.warn({ peer: this.peer, err: (err as Error).message }, 'overlay stream could not be opened')
     }).finally(() => { this.#opening = undefined })
   }
@@ -502,6 +506,7 @@ export class PeerSession {
     this.#via = undefined
     this.#pending = []
     this.#pendingFrames = []
+    this.#pendingFrameBytes = 0
     this.#handshake?.resolve(false)
     for (const p of this.#pings.values()) { clearTimeout(p.timer); p.reject(why) }
     this.#pings.clear()

@@ -134,6 +134,29 @@ describe('overlay frames forwarded by member relays, sealed end to end', () => {
     expect(other.service.counters.relayed).toBeGreaterThan(0)
   }, 60_000)
 
+  it('agrees on new keys when one side restarted and lost them', async () => {
+    const from = a.service.address as string
+    const to = b.service.address as string
+    await b.service.stop()
+    const [tun, kernel] = createFakeTunPair()
+    const received: Buffer[] = []
+    kernel.on('packets', pkts => { received.push(...pkts) })
+    const fresh = new OverlayService({ self: b.peer, meshId: 'ctpf-ov-forward', range: '100.96.0.0/16', pingIntervalMs: 60_000 }, { libp2p: b.node, state: state.view(b.peer), members, tun, sign: signer(b.peer), logger: silent })
+    await fresh.start()
+    b.service = fresh
+    b.tun = tun
+    b.received = received
+    // a still seals with the old keys: the new b cannot open that, so it starts a handshake
+    let seq = 0
+    const timer = setInterval(() => { a.tun.inject([udp(from, to, 1, 200 + ++seq)]) }, 50)
+    try {
+      await waitFor(() => received.length > 2, { what: 'packets after the restart', timeoutMs: 20_000 })
+    } finally {
+      clearInterval(timer)
+    }
+    expect(view(b, a)?.path ?? view(a, b)?.path).toBe('relayed')
+  }, 60_000)
+
   it('moves to a direct connection when one appears', async () => {
     const from = a.service.address as string
     const to = b.service.address as string
