@@ -18,7 +18,7 @@ import { inPrefix, inPrefix6, intToIpv4, ipv4ToInt, ipv6BytesOfPeer, ipv6ToBytes
 import { parsePacket } from './packet.js'
 import { FRAME_DELIVERED, encodeRelayed } from './wire.js'
 import { RouteTable, isV6Prefix, readSubnetRoutes, subnetPrefix } from './routes.js'
-import { PeerSession } from './session.js'
+import { PeerSession, isRelayed } from './session.js'
 import type { V4Prefix, V6Prefix } from './ip.js'
 import type { RouteEntry, SubnetRoute } from './routes.js'
 import type { OverlayLibp2p } from './session.js'
@@ -292,7 +292,7 @@ export class OverlayService extends EventEmitter<OverlayServiceEvents> {
     const { members, libp2p } = this.#c
     const ok = this.#started && members.tagsOf(this.#init.self).relay === 'true' && members.isMember(from.peer) &&
       dst !== from.peer && dst !== this.#init.self && members.isMember(dst) &&
-      libp2p.getConnections(peerIdFromString(dst)).some(c => c.status === 'open' && c.limits == null && !c.remoteAddr.toString().includes('/p2p-circuit'))
+      libp2p.getConnections(peerIdFromString(dst)).some(c => c.status === 'open' && !isRelayed(c))
     if (!ok || !this.#session(dst).sendFrame(encodeRelayed(FRAME_DELIVERED, from.peer, payload))) {
       this.counters.relayRefused++
       return

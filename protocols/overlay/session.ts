@@ -47,7 +47,8 @@ export interface SessionHost {
   logger?: Logger
 }
 
-const isRelayed = (c: Connection): boolean => c.limits != null || c.remoteAddr.toString().includes('/p2p-circuit')
+/** A connection through a circuit relay (limited, or with /p2p-circuit in its address). */
+export const isRelayed = (c: Connection): boolean => c.limits != null || c.remoteAddr.toString().includes('/p2p-circuit')
 
 export class PeerSession {
   readonly stats: Omit<PeerStats, 'peer' | 'address' | 'address6'>
