@@ -66,7 +66,8 @@ export class PeerSession {
   /** The member relay packets go through when there is no direct stream. */
   #via: string | undefined
   #e2e: E2eEndpoint | undefined
-  #handshake: { done: Promise<boolean>, resolve: (ok: boolean) => void } | undefined
+  /** Ends the handshake in progress (true: keys agreed). */
+  #handshake: ((ok: boolean) => void) | undefined
   readonly #pings = new Map<number, { sent: number, resolve: (ms: number) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }>()
 
   constructor (readonly peer: string, readonly host: SessionHost) {
@@ -85,8 +86,6 @@ export class PeerSession {
     return `${relayAddr.includes('/p2p/') ? relayAddr : `${relayAddr}/p2p/${this.#via}`}/ctpf-relay/p2p/${this.peer}`
   }
 
-  /** The member relay in use, when packets are forwarded. */
-  get via (): string | undefined { return this.#tx == null ? this.#via : undefined }
   get congested (): boolean { return this.#congested }
   get streams (): number { return this.#streams.size }
 
@@ -293,7 +292,7 @@ export class PeerSession {
     const e2e = this.#e2eEndpoint()
     let resolve!: (ok: boolean) => void
     const done = new Promise<boolean>(res => { resolve = res })
-    this.#handshake = { done, resolve }
+    this.#handshake = resolve
     const timer = setTimeout(() => { resolve(false) }, FORWARD_HANDSHAKE_MS)
     try {
       const init = await e2e.createInit()
@@ -343,7 +342,7 @@ export class PeerSession {
         this.host.sessionOf(relay).sendFrame(encodeRelayed(FRAME_FORWARD, this.peer, reply))
       }
       if (e2e.ready) {
-        this.#handshake?.resolve(true)
+        this.#handshake?.(true)
         this.#flush()
       }
     } catch (err) {
@@ -508,7 +507,7 @@ export class PeerSession {
     this.#pending = []
     this.#pendingFrames = []
     this.#pendingFrameBytes = 0
-    this.#handshake?.resolve(false)
+    this.#handshake?.(false)
     for (const p of this.#pings.values()) { clearTimeout(p.timer); p.reject(why) }
     this.#pings.clear()
     if (this.#congested) { this.#congested = false; this.host.onCongestion(this, false) }
